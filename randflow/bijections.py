@@ -458,9 +458,13 @@ class Dequantize(Layer):
                 ):
         super().__init__()
         self.levels = check_positive('levels', levels)
+        self.register_buffer('_ref', torch.zeros(()))   # follows the flow's dtype and device
     def forward(self, x):
-        if not x.is_floating_point(): x = x.to(torch.get_default_dtype())
-        return x + torch.rand_like(x), x.new_zeros(x.shape[0])
+        x = x.to(self._ref.dtype)
+        # x + u rounds up to x + 1 when u is within half a float spacing of 1 (often in float32: spacing 1.5e-5 at 200);
+        # keep v in the cell [x, x + 1) so that floor(v) = x
+        v = torch.minimum(x + torch.rand_like(x), torch.nextafter(x + 1, x))
+        return v, x.new_zeros(x.shape[0])
     def inverse(self, z): return torch.floor(z).clamp(0, self.levels - 1)
 
 # %% ../nbs/01_bijections.ipynb #4c99181a

@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['seed_everything', 'check_positive', 'check_choice', 'sum_except_batch', 'MLP', 'randomize_', 'Layer', 'Compose',
-           'StandardNormal', 'DiagGaussian', 'GaussianMixture', 'grid_integral', 'Flow', 'bits_per_dim']
+           'replaying', 'StandardNormal', 'DiagGaussian', 'GaussianMixture', 'grid_integral', 'Flow', 'bits_per_dim']
 
 # %% ../nbs/00_core.ipynb #39927e53
-import math, random, os
+import math, random, os, contextlib
 import numpy as np
 import torch
 from torch import nn
@@ -78,8 +78,15 @@ class Layer(nn.Module):
     "Base class of every randflow layer: `forward(x) -> (z, ldj)`, `inverse(z) -> x`, `exact` flag."
     exact = True   # False for random layers whose `ldj` is a one-sample log-weight
     score = None   # random layers with discrete, non-reparameterised draws set log q(draw) here in `forward`
+    last_index = None   # random layers keep the index (winners, u) drawn by their last `forward` here
+    replay = False      # set by `replaying`: `inverse` reuses `last_index` instead of drawing a new index
     def forward(self, x): raise NotImplementedError
     def inverse(self, z): raise NotImplementedError
+    def inverse_index(self, draw):
+        "The index for `inverse`: `last_index` while replaying, else a fresh `draw()` from the generative side."
+        if not self.replay: return draw()
+        if self.last_index is None: raise RuntimeError(f"{type(self).__name__}: nothing to replay, call forward first")
+        return self.last_index
 
 # %% ../nbs/00_core.ipynb #cd62591d
 class Compose(Layer):
@@ -100,6 +107,18 @@ class Compose(Layer):
     def inverse(self, z):
         for l in reversed(self.layers): z = l.inverse(z)
         return z
+
+# %% ../nbs/00_core.ipynb #1dccffa4
+@contextlib.contextmanager
+def replaying(module:nn.Module, # a flow or layer; every `Layer` inside replays
+             ):
+    "Context in which every random layer's `inverse` reuses the index drawn by its last `forward`."
+    layers = [m for m in module.modules() if isinstance(m, Layer)]
+    try:
+        for m in layers: m.replay = True
+        yield module
+    finally:
+        for m in layers: m.replay = False
 
 # %% ../nbs/00_core.ipynb #ca230108
 class StandardNormal(nn.Module):

@@ -210,7 +210,7 @@ class LWTACoupling(Layer):
         s, t = self._st(out)
         z, ldj = self.merge(xa, (xb - t) * torch.exp(-s)), -sum_except_batch(s)
         if self.posterior == 'learned': ldj = ldj + lp - lq
-        self.score = None if st else lq
+        self.score, self.last_index = (None if st else lq), xi.detach()
         return z, ldj
 
     def _forward_proposal(self, x):
@@ -219,11 +219,12 @@ class LWTACoupling(Layer):
         xi = self.cond.all_winners(x.dtype).to(x.device)[idx]
         z, ld, lp, _ = self.forward_given(x, xi)
         lq = logits.gather(1, idx[:, None])[:, 0]
-        self.score = lq
+        self.score, self.last_index = lq, xi
         return z, ld + lp - lq
 
     def inverse(self, z):
-        "Draw winners from the competition p(xi | z_A), then invert."
+        "Draw winners from the competition p(xi | z_A) (or, while replaying, reuse the last ones), then invert."
+        if self.replay: return self.inverse_given(z, self.inverse_index(None))
         za, zb = self.split(z)
         out, _, _, _ = self.cond(za, from_prior=True)
         s, t = self._st(out)

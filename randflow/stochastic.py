@@ -225,11 +225,11 @@ class LWTAFold(_Shapes, Layer):
 
     def forward(self, x):
         z, k, logdet = self._fold(x, None)
-        z = self._out(z)
-        return z, logdet + self.log_p_index(z, self._idx_out(k))
+        z, self.last_index = self._out(z), self._idx_out(k)
+        return z, logdet + self.log_p_index(z, self.last_index)
 
     def inverse(self, z):
-        return self.inverse_given(z, sample_winners(self.competition_logits(z)))
+        return self.inverse_given(z, self.inverse_index(lambda: sample_winners(self.competition_logits(z))))
 
 # %% ../nbs/02_stochastic.ipynb #52bd85c7
 def jacobian_logdet(f, # maps one point `[D]` (or any shape) to an output of the same size
@@ -291,12 +291,12 @@ class CIFAffine(_Shapes, Layer):
         return u if self.image else u[:, :, 0, 0]
 
     def forward(self, x):
-        u = self._draw(self.q_net(self._in(x)))            # reparameterised
+        u = self.last_index = self._draw(self.q_net(self._in(x)))            # reparameterised
         z, logdet = self.forward_given(x, u)
         return z, logdet + self.log_p_index(z, u) - self.log_q_index(x, u)
 
     def inverse(self, z):
-        return self.inverse_given(z, self._draw(self.p_net(self._in(z))))
+        return self.inverse_given(z, self.inverse_index(lambda: self._draw(self.p_net(self._in(z)))))
 
     @torch.no_grad()
     def quadrature_log_prob(self, x:torch.Tensor, # `[B, D]` vectors
@@ -445,7 +445,7 @@ class LWTAMixture(_Shapes, Layer):
         return self._take(self.terms(x)['log_q'], self._idx_in(index)).flatten(1).sum(-1)
 
     def inverse(self, z):
-        return self.inverse_given(z, sample_winners(self.gate_logits(z)))
+        return self.inverse_given(z, self.inverse_index(lambda: sample_winners(self.gate_logits(z))))
 
     def local_log_prob(self, x:torch.Tensor)->torch.Tensor:
         "`[B]` exact log p(x) when the layer sits directly on N(0, I) (DIF formula, cost K*U)."
