@@ -20,7 +20,7 @@ def sample_winners(logits:torch.Tensor, # `[batch, K, U, *spatial]` competition 
     "One winner per block drawn from softmax(logits) over dim 2 (Gumbel-max); straight-through if `tau` is given."
     u = torch.rand_like(logits).clamp(torch.finfo(logits.dtype).tiny, 1.)
     g = logits + (-torch.log(-torch.log(u)))
-    hard = F.one_hot(g.argmax(2), logits.shape[2]).movedim(-1, 2).to(logits.dtype)
+    hard = block_one_hot(block_argmax(g, 2), logits.shape[2], 2, logits.dtype)
     if tau is None: return hard.detach()
     soft = torch.softmax(g / tau, 2)
     return hard + soft - soft.detach()
@@ -30,7 +30,7 @@ def winners_log_prob(xi:torch.Tensor, # one-hot winners `[batch, ...]` (U on dim
                      dim:int=2, # the competition dimension
                     )->torch.Tensor: # `[batch]`
     "log Cat(xi; softmax(logits)) summed over every block (and layer, pixel) of an item."
-    return sum_except_batch(xi * torch.log_softmax(logits, dim))
+    return sum_except_batch(xi * block_log_softmax(logits, dim))
 
 # %% ../nbs/02a_lwta_conditioner.ipynb #a40b4a7f
 class LWTALinear(nn.Module):

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import matplotlib
 import matplotlib.pyplot as plt
+from .core import check_positive
 
 # %% ../nbs/07_plots.ipynb #38514a73
 def _to_numpy(x): return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
@@ -42,7 +43,7 @@ def eval_grid(log_prob_fn, # callable: float32 tensor `[m, 2]` -> `[m]` log-dens
 
 # %% ../nbs/07_plots.ipynb #b591f986
 def density_heatmap(ax:matplotlib.axes.Axes, # axes to draw into
-                    log_prob_fn, # callable: float32 tensor `[m, 2]` -> `[m]` log-densities
+                    log_prob_fn, # callable: float32 tensor `[m, 2]` -> `[m]` log-densities, or an `[n, n]` array of them from `eval_grid`
                     lim=4, # half-width of the square `[-L, L]^2`, or a pair `(lo, hi)`
                     n:int=200, # grid points per axis
                     title:str|None=None, # panel title
@@ -52,7 +53,7 @@ def density_heatmap(ax:matplotlib.axes.Axes, # axes to draw into
                    )->np.ndarray: # the `[n, n]` densities that were drawn (or log-densities if `log`)
     "Draw a 2-D model density as an image on `ax`, axes off; returns the drawn values."
     lo, hi = _lims(lim)
-    lp = eval_grid(log_prob_fn, (lo, hi), n)
+    lp = np.asarray(log_prob_fn, dtype=np.float64) if isinstance(log_prob_fn, np.ndarray) else eval_grid(log_prob_fn, (lo, hi), n)
     img = np.maximum(np.nan_to_num(lp, nan=-np.inf), vmin_log) if log else np.exp(np.nan_to_num(lp, nan=-np.inf))
     ax.imshow(img, origin='lower', extent=(lo, hi, lo, hi), cmap=cmap, interpolation='nearest', aspect='equal')
     ax.set_xticks([]); ax.set_yticks([])
@@ -60,7 +61,7 @@ def density_heatmap(ax:matplotlib.axes.Axes, # axes to draw into
     return img
 
 # %% ../nbs/07_plots.ipynb #78ec89e8
-def density_grid(rows:dict, # {row name: {column name: log_prob_fn}}
+def density_grid(rows:dict, # {row name: {column name: log_prob_fn or `[n, n]` log-density array}}
                  lim=4, # half-width (or `(lo, hi)`) for every panel, or a dict {column: lim}
                  n:int=100, # grid points per axis in each panel
                  size:float=1.8, # panel size in inches

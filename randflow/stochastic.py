@@ -27,7 +27,7 @@ def lwta_log_probs(logits:torch.Tensor, # competition logits, units along `dim`
                    dim:int=-1, # axis of the U competing units
                   )->torch.Tensor: # log-probabilities, same shape
     "Log-probabilities of the LWTA competition, log softmax(logits / tau)."
-    return torch.log_softmax(logits / tau, dim)
+    return block_log_softmax(logits / tau, dim)
 
 def sample_winners(logits:torch.Tensor, # competition logits, units along `dim`
                    dim:int=-1, # axis of the U competing units
@@ -37,7 +37,7 @@ def sample_winners(logits:torch.Tensor, # competition logits, units along `dim`
     u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype, device=logits.device)
     tiny = torch.finfo(logits.dtype).tiny
     g = -torch.log(-torch.log(u.clamp(tiny, 1 - torch.finfo(logits.dtype).eps)))
-    return (logits.detach() + g).argmax(dim)
+    return block_argmax(logits.detach() + g, dim)
 
 def winner_log_prob(logits:torch.Tensor, # competition logits, units along `dim`
                     idx:torch.Tensor, # long winners (logits' shape without `dim`)
@@ -52,7 +52,7 @@ def winners_one_hot(idx:torch.Tensor, # long winners `[..., K]`
                     dtype=None, # output dtype (default: torch's default float)
                    )->torch.Tensor: # `[..., K, U]` one-hot
     "One-hot winner indicators xi."
-    return F.one_hot(idx, U).to(dtype or torch.get_default_dtype())
+    return block_one_hot(idx, U, -1, dtype)
 
 def lwta_activation(h:torch.Tensor, # responses `[..., K*U]`
                     xi:torch.Tensor, # winners: long `[..., K]` or (relaxed) one-hot `[..., K, U]`
@@ -67,7 +67,7 @@ def hard_winners(logits:torch.Tensor, # responses, units along `dim`
                  dim:int=-1, # axis of the U competing units
                 )->torch.Tensor: # long winners
     "Deterministic (hard) LWTA winner: argmax of each block (first index on ties)."
-    return logits.argmax(dim)
+    return block_argmax(logits, dim)
 
 def all_configs(K:int, # number of blocks
                 U:int, # units per block
@@ -85,6 +85,7 @@ class _GLinear(nn.Module):
         self.weight = nn.Parameter(torch.randn(groups, c_out // groups, c_in // groups) / math.sqrt(c_in // groups))
         self.bias = nn.Parameter(torch.zeros(groups, c_out // groups))
     def forward(self, x):
+        if self.g == 1: return F.linear(x, self.weight[0], self.bias[0])   # a plain linear map: the fast path
         y = torch.einsum('bgi,goi->bgo', x.reshape(x.shape[0], self.g, -1), self.weight) + self.bias
         return y.reshape(x.shape[0], -1)
 
@@ -186,7 +187,7 @@ class LWTAFold(_Shapes, Layer):
     def _fold(self, x, k):
         xi = self._in(x)
         a = torch.einsum('kij,bkhwj->bkhwi', self.matrix(), self._blocks(xi)) + self.bias[:, None, None]
-        if k is None: k = a.argmax(-1)
+        if k is None: k = block_argmax(a, -1)
         aw = a.gather(-1, k[..., None])
         gap = aw - a.gather(-1, self.others[k])
         gap = gap.clamp_min(math.sqrt(torch.finfo(a.dtype).tiny))
@@ -397,7 +398,7 @@ class LWTAMixture(_Shapes, Layer):
             log_pi = torch.stack([lwta_log_probs(self._gate_logits(feat, zc[:, :, u]))[..., u]
                                   for u in range(self.U)], 2)
         log_n = (-0.5 * zc ** 2 - 0.5 * math.log(2 * math.pi)).sum(3)
-        log_q = torch.log_softmax(log_pi + logdet + log_n, 2)
+        log_q = block_log_softmax(log_pi + logdet + log_n, 2)
         return dict(z=zc, logdet=logdet, log_pi=log_pi, log_q=log_q, za=xa)
 
     def _take(self, t, idx):   # gather candidate u=idx along dim 2
