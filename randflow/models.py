@@ -7,7 +7,7 @@ __all__ = ['METHODS', 'SIZES', 'TOY_NAMES', 'IMAGE_SHAPES', 'LOGIT_LAMBDA', 'VEC
            'available', 'event_shape_of', 'baseline', 'matched_width', 'build', 'describe', 'parameter_table',
            'without_dequantization', 'train_settings']
 
-# %% ../nbs/03_models.ipynb #fcc8a23b
+# %% ../nbs/03_models.ipynb #c4644841
 import math, functools
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from .bijections import (ActNorm, Invertible1x1Conv, AffineCoupling, RQSplineCou
 from .stochastic import CIFAffine, LWTAFold, LWTAMixture
 from .lwta_conditioner import LWTACoupling
 
-# %% ../nbs/03_models.ipynb #95c93773
+# %% ../nbs/03_models.ipynb #817b7f00
 METHODS = {
     'realnvp': 'RealNVP: affine couplings (baseline for vectors)',
     'glow': 'Glow: ActNorm, invertible 1x1 conv, affine coupling (baseline for images)',
@@ -27,7 +27,7 @@ METHODS = {
     'cif': 'continuously indexed flow: Glow steps, each followed by a CIF conditional-affine layer',
     'lwta-conditioner': 'LWTA design A: couplings whose conditioner uses stochastic LWTA activations',
     'lwta-mixture': 'LWTA design B: winner-indexed couplings, an LWTA gate picks one of U bijections per block',
-    'lwta-fold': 'LWTA design C: Glow steps, each followed by a hard-LWTA fold (exact likelihood)',
+    'lwta-fold': 'LWTA design C: a hard-LWTA fold on the data side of each level, then Glow steps (exact likelihood)',
 }
 SIZES = ('tiny', 'small', 'base', 'large')
 TOY_NAMES = ('swissroll', 'circles', 'moons', '8gaussians', 'pinwheel', '2spirals', 'checkerboard', 'rings',
@@ -39,7 +39,7 @@ def available()->list: # the registered method names
     "Names accepted by `build`."
     return list(METHODS)
 
-# %% ../nbs/03_models.ipynb #934e2f79
+# %% ../nbs/03_models.ipynb #472f1e5f
 def event_shape_of(data, # dataset name or event shape
                   )->tuple: # `(2,)` or `(C, H, W)`
     "Event shape of a dataset name, or a checked explicit shape."
@@ -54,7 +54,7 @@ def event_shape_of(data, # dataset name or event shape
         raise ValueError(f"data={data!r} is not allowed as an event shape; use (D,) with D >= 2 or (C, H, W)")
     return tuple(int(v) for v in s)
 
-# %% ../nbs/03_models.ipynb #fb9df3d5
+# %% ../nbs/03_models.ipynb #276d08c2
 VECTOR_SIZES = {'tiny': dict(steps=2, width=16, aux=8), 'small': dict(steps=6, width=64, aux=16),
                 'base': dict(steps=8, width=128, aux=32), 'large': dict(steps=12, width=256, aux=64)}
 IMAGE_SIZES = {'tiny': dict(levels=2, steps=1, width=8, blocks=0, aux=4),
@@ -62,7 +62,7 @@ IMAGE_SIZES = {'tiny': dict(levels=2, steps=1, width=8, blocks=0, aux=4),
                'base': dict(levels=2, steps=8, width=64, blocks=1, aux=16),
                'large': dict(levels=3, steps=16, width=256, blocks=2, aux=32)}
 
-# %% ../nbs/03_models.ipynb #9eb54140
+# %% ../nbs/03_models.ipynb #2930e47f
 def _coupling(s, i, w, o, kind='affine', scale='softclamp'):
     "The coupling of step `i` at shape `s`: affine (half/channel masks) or rational-quadratic spline."
     img = len(s) == 3
@@ -86,7 +86,9 @@ def _step(method, s, i, w, a, o):
     if method == 'nsf': return _mixing(s, i) + [_coupling(s, i, w, o, 'spline')]
     if method == 'cif': return _mixing(s, i) + [_coupling(s, i, w, o), CIFAffine(C, u_dim=1, hidden=a, image=img)]
     if method == 'lwta-fold':
-        return _mixing(s, i) + [_coupling(s, i, w, o), LWTAFold(C, U=o['U'], hidden=a, seed=i, image=img)]
+        fold = [LWTAFold(C, U=o['U'], hidden=a, seed=i, image=img)]
+        if o['fold_at'] == 'every': return _mixing(s, i) + [_coupling(s, i, w, o)] + fold
+        return (fold if i % o['steps'] == 0 else []) + _mixing(s, i) + [_coupling(s, i, w, o)]   # first step of a level
     if method == 'lwta-conditioner':
         K = max(1, w // o['U'])
         return _mixing(s, i) + [LWTACoupling(s if img else C, parity=i % 2, K=K, U=o['U'], n_layers=2,
@@ -96,7 +98,7 @@ def _step(method, s, i, w, a, o):
                                             candidates=o['candidates'], bins=o['bins'], bound=o['bound'])]
     raise ValueError(f"method={method!r} is not allowed; choose one of {available()}")
 
-# %% ../nbs/03_models.ipynb #092b4acf
+# %% ../nbs/03_models.ipynb #e50ac091
 def _levels(shape, levels):
     "Check that `levels` squeezes fit the image shape."
     C, H, W = shape
@@ -133,20 +135,21 @@ def _make(method, shape, w, a, o):
     pre = [Dequantize(), Logit(o['lam'])]
     return Flow(pre + _image_layers(method, shape, w, a, o), _latent(method, int(np.prod(shape)), o), event_shape=shape)
 
-# %% ../nbs/03_models.ipynb #6fbffcf8
+# %% ../nbs/03_models.ipynb #7384ed57
 def _options(shape, size, overrides):
     "Size preset merged with the method options and the user's overrides (checked)."
     check_choice('size', size, SIZES)
     img = len(shape) == 3
     o = dict(IMAGE_SIZES[size] if img else VECTOR_SIZES[size])
     o.update(U=2, bins=4 if img else 8, bound=5.0 if img else 6.0, candidates='affine',
-             components=10 if img else 8, mean_scale=1.0 if img else 2.0, gmm_learnable=not img, lam=0.05 if img and shape[0] == 3 else 1e-6)
+             components=10 if img else 8, mean_scale=1.0 if img else 2.0, gmm_learnable=not img, fold_at='data', lam=0.05 if img and shape[0] == 3 else 1e-6)
     unknown = sorted(set(overrides) - set(o))
     if unknown: raise ValueError(f"unknown override(s) {unknown}; allowed: {sorted(o)}")
     o.update(overrides)
     for k in ('steps', 'width', 'aux', 'U', 'bins', 'components') + (('levels',) if img else ()):
         if not (isinstance(o[k], int) and o[k] > 0): raise ValueError(f"{k} must be a positive integer, got {o[k]!r}")
     if o['U'] < 2: raise ValueError(f"U must be an integer >= 2, got {o['U']!r}")
+    check_choice('fold_at', o['fold_at'], ['data', 'every'])
     if img: _levels(shape, o['levels'])
     return o
 
@@ -185,12 +188,12 @@ def matched_width(method:str, # a name from `available()`
     o = _options(shape, size, {k: v for k, v in overrides.items() if k != 'width'})
     return _matched(method, shape, size, tuple(sorted(o.items())))
 
-# %% ../nbs/03_models.ipynb #8f7e459e
+# %% ../nbs/03_models.ipynb #cee1c50c
 def _arch(method, shape, o, w, n, target):
     geo = (f"{o['steps']} steps" if len(shape) == 1 else
            f"{o['levels']} levels x {o['steps']} steps, {o['blocks']} res-blocks")
     extra = {'nsf': f", {o['bins']} bins", 'flowgmm': f", {o['components']}-component mixture latent",
-             'cif': f", u-nets {o['aux']}", 'lwta-fold': f", U={o['U']}, gate {o['aux']}",
+             'cif': f", u-nets {o['aux']}", 'lwta-fold': f", U={o['U']}, gate {o['aux']}, folds at {o['fold_at']}",
              'lwta-conditioner': f", U={o['U']}, posterior {o['aux']}", 'lwta-mixture': f", U={o['U']}, {o['candidates']}"}
     return (f"{method} on {'x'.join(map(str, shape))}: {geo}, width {w}{extra.get(method, '')}; "
             f"{n:,} parameters ({n / target:.3f} x {baseline(shape)})")
@@ -224,7 +227,7 @@ def describe(method:str, data='8gaussians', size:str='small', **overrides)->dict
     return dict(method=method, data=data if isinstance(data, str) else str(shape), size=size, width=w, n_params=n,
                 baseline_params=target, ratio=n / target, arch=_arch(method, shape, o, w, n, target))
 
-# %% ../nbs/03_models.ipynb #8b6da1c9
+# %% ../nbs/03_models.ipynb #dc129525
 def parameter_table(datas=('8gaussians', 'mnist', 'cifar10'), # datasets (one per event shape is enough)
                     sizes=SIZES, # sizes to list
                    )->'pd.DataFrame': # one row per (data, size, method) that exists
@@ -238,7 +241,7 @@ def parameter_table(datas=('8gaussians', 'mnist', 'cifar10'), # datasets (one pe
             for m in available(): rows.append(describe(m, d, s))
     return pd.DataFrame(rows)
 
-# %% ../nbs/03_models.ipynb #55ea085b
+# %% ../nbs/03_models.ipynb #87e16fc1
 def without_dequantization(flow:Flow, # a flow from `build` (any)
                           )->Flow: # the continuous part: same modules, `Dequantize` dropped (the flow itself if it has none)
     "The flow acting on dequantized values: shares every module with `flow` except a leading `Dequantize`."
@@ -246,7 +249,7 @@ def without_dequantization(flow:Flow, # a flow from `build` (any)
     if not layers or not isinstance(layers[0], Dequantize): return flow
     return Flow(layers[1:], flow.base, event_shape=flow.event_shape)
 
-# %% ../nbs/03_models.ipynb #c023fd4e
+# %% ../nbs/03_models.ipynb #ea5fd6e9
 TRAIN_SETTINGS = {'cif': dict(objective='elbo', n_train_samples=1, estimator='pathwise'),
                   'lwta-conditioner': dict(objective='iwae', n_train_samples=4, estimator='vimco'),
                   'lwta-mixture': dict(objective='iwae', n_train_samples=4, estimator='vimco')}
