@@ -353,7 +353,8 @@ def _mm_t(a, b):
     return a @ b.T
 
 def _linear(x, W, b):
-    "x @ W.T + b with `_mm_t`'s choice of kernel."
+    "x @ W.T + b with `_mm_t`'s choice of kernel (one input feature: an elementwise multiply-add)."
+    if W.shape[1] == 1: return torch.addcmul(b, x, W.T)
     if _big(x, x.shape[0], W.shape[0], W.shape[1]): return torch.ops.mkldnn._linear_pointwise(x, W, b, 'none', [], '')
     return torch.addmm(b, x, W.T)
 
@@ -443,7 +444,7 @@ class _FusedCouplingFn(torch.autograd.Function):
         need_x = ctx.needs_input_grad[0]
         for i in reversed(range(n)):
             h_in = hs[i - 1] if i > 0 else xa
-            if ctx.needs_input_grad[2 + 2 * i]: grads[2 * i] = _mm_t(g.T, h_in.T)
+            if ctx.needs_input_grad[2 + 2 * i]: grads[2 * i] = g.T @ h_in   # BLAS: oneDNN is slower on transposed inputs
             if ctx.needs_input_grad[3 + 2 * i]: grads[2 * i + 1] = g.sum(0)
             if i > 0 or need_x:
                 g = _mm_t(g, params[2 * i].T)
