@@ -63,6 +63,21 @@ def cell_env()->dict:
     env.pop('PYTHONPATH', None)
     return env
 
+def busy_share(window_s:float=1.0)->float:
+    "Share of the machine's CPU capacity in use over `window_s` seconds (this driver only sleeps meanwhile)."
+    def snap():
+        with open('/proc/stat') as fh: f = [int(v) for v in fh.readline().split()[1:]]
+        return sum(f[:8]) - f[3] - f[4], sum(f[:8])
+    (b0, t0), _ = snap(), time.sleep(window_s)
+    b1, t1 = snap()
+    return (b1 - b0) / max(1, t1 - t0)
+
+def wait_quiet(max_wait_s:float)->float:
+    "Wait (up to `max_wait_s`) until other processes use less than `CONTENDED` of the machine; returns the wait."
+    t0 = time.time()
+    while time.time() - t0 < max_wait_s and busy_share() > CONTENDED: time.sleep(4)
+    return round(time.time() - t0, 1)
+
 def run_cell(python:Path, # interpreter of the cell
              args:list, # arguments of bench.py
             )->dict: # the cell's record, plus the command, its wall time and a timestamp
@@ -93,15 +108,18 @@ def run_grid(out, # open JSON-lines file
     "All rounds of the speed grid (and, per round, the quality cells), round-robin; contended cells are rerun."
     py = peers_python()
     for rnd in range(a.rounds):
+        # the library order rotates from round to round; the optimizer does not enter density or sampling, so
+        # randflow-adam (randflow trained with the plain torch Adam) only has a train cell
         cells = [('speed', speed_args(m, l, ph, rnd, a.smoke)) for m in a.models for ph in a.phases
-                 for l in rotate(a.libs, rnd)]   # the library order rotates from round to round
+                 for l in rotate(a.libs, rnd) if not (l == 'randflow-adam' and ph != 'train')]
         if not a.skip_quality:
             cells += [('quality', ['quality', '--lib', l, '--round', rnd, '--budget-s', a.budget_s])
                       for l in rotate(a.libs, rnd) if l != 'randflow-adam']
         for i, (kind, args) in enumerate(cells):
             for attempt in range(1 + a.retries):
+                waited = wait_quiet(a.max_wait_s)
                 rec = run_cell(py, args)
-                rec['attempt'] = attempt
+                rec.update(attempt=attempt, waited_for_quiet_s=waited)
                 write(out, rec)
                 tag = rec.get('samples_per_s') or rec.get('test_nll')
                 print(f"round {rnd} [{i + 1}/{len(cells)}] {' '.join(map(str, args[:7]))}: {rec.get('status')} "
@@ -129,8 +147,9 @@ def run_randomness(out, a):
         for args in cells:
             if a.smoke: args = args + ['--smoke']
             for attempt in range(1 + a.retries):
+                waited = wait_quiet(a.max_wait_s)
                 rec = run_cell(py, args)
-                rec['attempt'] = attempt
+                rec.update(attempt=attempt, waited_for_quiet_s=waited)
                 write(out, rec)
                 print(f"round {rnd} {' '.join(map(str, args[:8]))}: {rec.get('status')} {rec.get('median_ms')}", flush=True)
                 if not contended(rec) or attempt == a.retries: break
@@ -149,7 +168,7 @@ def run(a)->Path:
     with open(path, 'w') as out:
         write(out, dict(kind='run', command=a.command, started=stamp, smoke=a.smoke, rounds=a.rounds, models=a.models,
                         libs=a.libs, phases=a.phases, budget_s=a.budget_s, threads=THREADS, contended_above=CONTENDED,
-                        retries=a.retries))
+                        retries=a.retries, max_wait_s=a.max_wait_s))
         write(out, run_cell(peers_python(), ['machine']))
         if not a.skip_speed: run_grid(out, a)
         if not a.skip_randomness: run_randomness(out, a)
@@ -334,6 +353,18 @@ def randomness_section(recs_all, recs):
             lines.append(f'| {m} | ' + ' | '.join(fmt_range([r['median_ms'] for r in cells_of(iw, method=m, K=k)], 1) for k in ks) + f' | {slope} |')
     return '\n'.join(lines)
 
+def rounds_table(recs_all, rounds):
+    "Per round: when it started, the load average and other processes' CPU share over its cells, and the reruns."
+    rows = ['| round | first cell started | 1-min load average | CPU share of other processes while timing | cells rerun |',
+            '|---|---|---|---|---|']
+    for rnd in rounds:
+        rs = [r for r in recs_all if r.get('kind') in ('speed', 'quality') and r.get('round') == rnd]
+        loads = [r['loadavg'][0] for r in rs if r.get('loadavg')]
+        fc = [100 * r['foreign_cpu'] for r in rs if r.get('foreign_cpu') is not None]
+        rows.append(f"| {rnd} | {min((r.get('started', '') for r in rs), default='-')} | {fmt_range(loads, 2)} | "
+                    f"{fmt_range(fc, 0)} % | {sum(1 for r in rs if r.get('attempt', 0) > 0)} |")
+    return '\n'.join(rows)
+
 def report(path:Path, # raw records
            out:Path=REPORT, # the Markdown report
           )->Path:
@@ -348,6 +379,7 @@ def report(path:Path, # raw records
     loads = [r['loadavg'][0] for r in recs if r.get('loadavg')]
     foreign = [r.get('foreign_cpu') for r in recs if r.get('foreign_cpu') is not None]
     reruns = sum(1 for r in recs_all if r.get('attempt', 0) > 0)
+    waited = sum(r.get('waited_for_quiet_s') or 0 for r in recs_all)
     still = sum(1 for r in recs if contended(r))
     rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     md = [f'# Benchmarks: randflow against the peer libraries',
@@ -367,7 +399,8 @@ def report(path:Path, # raw records
           f"{fmt_range(loads, 2) if loads else '-'} (median [min–max]); CPU used by other processes while timing: "
           f"{fmt_range([100 * f for f in foreign], 0) if foreign else '-'} % of the machine. "
           f"{reruns} cell(s) were rerun because other processes used more than {100 * CONTENDED:.0f} % of the machine "
-          f"while they ran; {still} final cell(s) are still above that.",
+          f"while they ran; {still} final cell(s) are still above that. Before each cell the driver waited up to "
+          f"{head.get('max_wait_s', 0):g} s for the machine to be quiet ({waited:.0f} s in all).",
           f"- Started {head.get('started', '?')}; total wall time {end.get('wall_s', '?')} s; {len(rounds)} round(s).",
           '',
           '## Method', '',
@@ -400,7 +433,8 @@ def report(path:Path, # raw records
     for model, title in [('2d', '2-D RealNVP (batch 512)'), ('glow', 'Small Glow, 1×28×28 (batch 64)')]:
         if cells_of(speed, model=model):
             md += [f'## {title}', '', speed_table(speed, model, rounds), '']
-    md += ['## Equal-time quality (2-D RealNVP on 8gaussians)', '', quality_table(recs), '',
+    md += ['## Rounds', '', rounds_table(recs_all, rounds), '',
+           '## Equal-time quality (2-D RealNVP on 8gaussians)', '', quality_table(recs), '',
            '## Cost of randomness', '', randomness_section(recs_all, recs), '']
     out.write_text('\n'.join(md))
     print(f'wrote {out.relative_to(ROOT)}', flush=True)
@@ -416,10 +450,11 @@ def main(argv=None):
     ap.add_argument('--models', nargs='+', default=MODELS, choices=MODELS)
     ap.add_argument('--libs', nargs='+', default=LIBS, choices=LIBS)
     ap.add_argument('--phases', nargs='+', default=PHASES, choices=PHASES)
-    ap.add_argument('--budget-s', type=float, default=10.0, help='equal-time quality: training budget per library, seconds')
+    ap.add_argument('--budget-s', type=float, default=8.0, help='equal-time quality: training budget per library, seconds')
     ap.add_argument('--size', default='base', help='cost of randomness: size preset of randflow.models.build')
     ap.add_argument('--retries', type=int, default=2, help='reruns of a cell that ran while other processes used the CPU')
     ap.add_argument('--retry-wait-s', type=float, default=20.0)
+    ap.add_argument('--max-wait-s', type=float, default=60.0, help='before each cell, wait up to this long for the machine to be quiet')
     ap.add_argument('--skip-speed', action='store_true')
     ap.add_argument('--skip-quality', action='store_true')
     ap.add_argument('--skip-randomness', action='store_true')
@@ -427,7 +462,7 @@ def main(argv=None):
     ap.add_argument('--force-setup', action='store_true')
     a = ap.parse_args(argv)
     a.command = 'python3 benchmarks/driver.py ' + ' '.join(shlex.quote(v) for v in (argv if argv is not None else sys.argv[1:]))
-    if a.smoke: a.rounds, a.budget_s, a.retries = 1, 2.0, 0
+    if a.smoke: a.rounds, a.budget_s, a.retries, a.max_wait_s = 1, 2.0, 0, 0.0
     if a.action == 'setup': print(setup(force=a.force_setup)); return
     if a.action == 'report':
         report(a.results or latest_results(include_smoke=True)); return
