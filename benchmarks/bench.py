@@ -482,7 +482,8 @@ def run_list_methods(a)->dict:
     for name in rm.available():
         try: f = rm.build(name, data='8gaussians', size=a.size); out.append(dict(method=name, exact=bool(f.exact), params=f.n_params()))
         except Exception as e: out.append(dict(method=name, error=f'{type(e).__name__}: {e}'))
-    return dict(kind='methods', status='ok', size=a.size, methods=out)
+    base = rm.baseline('8gaussians') if hasattr(rm, 'baseline') else None   # the deterministic baseline for vectors
+    return dict(kind='methods', status='ok', size=a.size, methods=out, baseline=base)
 
 # ---------------------------------------------------------------------------------------------------- command line
 

@@ -132,7 +132,7 @@ def run_randomness(out, a):
     "Cost of randomness: train/sample throughput per registered method, and IW-K evaluation time per K (randflow only)."
     py = project_python()
     plan = run_cell(py, ['methods', '--size', a.size])
-    plan['baseline'] = a.baseline
+    plan['baseline'] = a.baseline or plan.get('baseline')   # randflow.models.baseline(data) unless --baseline
     write(out, plan)
     if plan.get('status') != 'ok':
         print(f"cost of randomness skipped: {plan.get('reason')}", flush=True)
@@ -143,8 +143,11 @@ def run_randomness(out, a):
     for rnd in range(a.rounds):
         cells = [['randomness', '--method', m, '--phase', ph, '--size', a.size, '--round', rnd] for ph in ('train', 'sample')
                  for m in rotate(methods, rnd)]
+        # one IW-1000 evaluation of a batch of 512 takes seconds: fewer timed iterations and a one-iteration warm-up there
         cells += [['randomness', '--method', m, '--phase', 'iwk', '--K', k, '--size', a.size, '--round', rnd,
-                   '--reps', 1 if k >= 1000 else 3, '--iters', 3 if k >= 100 else 10] for k in ks for m in rotate(random_methods, rnd)]
+                   '--reps', 1 if k >= 100 else 3, '--iters', (2 if k >= 1000 else 3) if k >= 100 else 10]
+                  + (['--warmup-iters', 1, '--warmup-s', 0] if k >= 100 else [])
+                  for k in ks for m in rotate(random_methods, rnd)]
         for args in cells:
             if a.smoke: args = args + ['--smoke']
             for attempt in range(1 + a.retries):
@@ -470,7 +473,7 @@ def main(argv=None):
     ap.add_argument('--budget-s', type=float, default=8.0, help='equal-time quality: training budget per library, seconds')
     ap.add_argument('--size', default='base', help='cost of randomness: size preset of randflow.models.build')
     ap.add_argument('--baseline', default=None, help='cost of randomness: the deterministic method to compare with '
-                    '(default: the fastest exact method registered)')
+                    '(default: randflow.models.baseline(data), else the fastest exact method registered)')
     ap.add_argument('--retries', type=int, default=2, help='reruns of a cell that ran while other processes used the CPU')
     ap.add_argument('--retry-wait-s', type=float, default=20.0)
     ap.add_argument('--max-wait-s', type=float, default=60.0, help='before each cell, wait up to this long for the machine to be quiet')
