@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PRESET ?= quick
 WORKERS ?= 2
 
-.PHONY: all env test test-slow report lab readme data lock check-env clean-check help
+.PHONY: all env test test-slow report bench lab readme data lock check-env clean-check help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' Makefile | sed 's/:.*##/\t/'
@@ -40,6 +40,9 @@ test-slow: $(STAMP)  ## also run the cells flagged slow
 report: $(STAMP)  ## run the experiment sweep PRESET (default quick) into reports/ and regenerate reports/README.md
 	$(BIN)/python scripts/ensure_data.py $(PRESET)
 	$(BIN)/randflow sweep $(PRESET) --workers $(WORKERS)
+
+bench: $(STAMP)  ## time randflow against the peer libraries (own venv in benchmarks/); writes reports/benchmarks.md
+	$(PY) benchmarks/driver.py all
 
 data: $(STAMP)  ## fetch MNIST offline (and Fashion-MNIST where the Debian package is installed)
 	$(BIN)/randflow data fetch mnist
