@@ -7,18 +7,18 @@ __all__ = ['METHODS', 'SIZES', 'TOY_NAMES', 'IMAGE_SHAPES', 'LOGIT_LAMBDA', 'VEC
            'available', 'event_shape_of', 'baseline', 'matched_width', 'build', 'describe', 'parameter_table',
            'without_dequantization', 'train_settings']
 
-# %% ../nbs/03_models.ipynb #c4644841
+# %% ../nbs/03_models.ipynb #365c2531
 import math, functools
 import numpy as np
 import torch
 from torch import nn
 from .core import *
 from .bijections import (ActNorm, Invertible1x1Conv, AffineCoupling, RQSplineCoupling, Squeeze, Flatten,
-                                 FactorOut, Logit, Dequantize)
+                                 FactorOut, Logit, Dequantize, GlowCNN)
 from .stochastic import CIFAffine, LWTAFold, LWTAMixture
 from .lwta_conditioner import LWTACoupling
 
-# %% ../nbs/03_models.ipynb #817b7f00
+# %% ../nbs/03_models.ipynb #9e5e1d20
 METHODS = {
     'realnvp': 'RealNVP: affine couplings (baseline for vectors)',
     'glow': 'Glow: ActNorm, invertible 1x1 conv, affine coupling (baseline for images)',
@@ -39,7 +39,7 @@ def available()->list: # the registered method names
     "Names accepted by `build`."
     return list(METHODS)
 
-# %% ../nbs/03_models.ipynb #472f1e5f
+# %% ../nbs/03_models.ipynb #ca2b6b33
 def event_shape_of(data, # dataset name or event shape
                   )->tuple: # `(2,)` or `(C, H, W)`
     "Event shape of a dataset name, or a checked explicit shape."
@@ -54,20 +54,22 @@ def event_shape_of(data, # dataset name or event shape
         raise ValueError(f"data={data!r} is not allowed as an event shape; use (D,) with D >= 2 or (C, H, W)")
     return tuple(int(v) for v in s)
 
-# %% ../nbs/03_models.ipynb #276d08c2
-VECTOR_SIZES = {'tiny': dict(steps=2, width=16, aux=8), 'small': dict(steps=6, width=64, aux=16),
+# %% ../nbs/03_models.ipynb #df2e2d40
+VECTOR_SIZES = {'tiny': dict(steps=2, width=32, aux=8), 'small': dict(steps=6, width=64, aux=16),
                 'base': dict(steps=8, width=128, aux=32), 'large': dict(steps=12, width=256, aux=64)}
-IMAGE_SIZES = {'tiny': dict(levels=2, steps=1, width=8, blocks=0, aux=4),
-               'small': dict(levels=2, steps=4, width=32, blocks=1, aux=8),
-               'base': dict(levels=2, steps=8, width=64, blocks=1, aux=16),
-               'large': dict(levels=3, steps=16, width=256, blocks=2, aux=32)}
+IMAGE_SIZES = {'tiny': dict(levels=2, steps=1, width=16, blocks=0, aux=4),
+               'small': dict(levels=2, steps=4, width=64, blocks=0, aux=8),
+               'base': dict(levels=2, steps=8, width=128, blocks=1, aux=16),
+               'large': dict(levels=3, steps=16, width=512, blocks=2, aux=32)}
 
-# %% ../nbs/03_models.ipynb #2930e47f
+# %% ../nbs/03_models.ipynb #53afb3ae
 def _coupling(s, i, w, o, kind='affine', scale='softclamp'):
-    "The coupling of step `i` at shape `s`: affine (half/channel masks) or rational-quadratic spline."
-    img = len(s) == 3
-    mask = 'channel' if img else 'half'
-    kw = dict(mask=mask, hidden=w if img else (w, w), n_blocks=o.get('blocks', 0), parity=i % 2)
+    "The split coupling of step `i` at shape `s` (halves / channel halves): affine or rational-quadratic spline."
+    img, parity = len(s) == 3, i % 2
+    n_par = 2 if kind == 'affine' else 3 * o['bins'] - 1
+    sizes = (s[0] // 2, s[0] - s[0] // 2)                 # untouched / transformed halves, as in `bijections`
+    net = GlowCNN(sizes[parity], n_par * sizes[1 - parity], w) if img else None
+    kw = dict(mask='channel' if img else 'half', hidden=w if img else (w, w), parity=parity, split=True, net=net)
     if kind == 'spline': return RQSplineCoupling(s, n_bins=o['bins'], bound=o['bound'], **kw)
     return AffineCoupling(s, scale=scale, **kw)
 
@@ -81,7 +83,7 @@ def _step(method, s, i, w, a, o):
     if method == 'realnvp':
         if not img: return [_coupling(s, i, w, o)]
         mask = 'checkerboard' if (i // 2) % 2 == 0 else 'channel'
-        return [ActNorm(C), AffineCoupling(s, mask=mask, hidden=w, n_blocks=o['blocks'], parity=i % 2)]
+        return [ActNorm(C), AffineCoupling(s, mask=mask, hidden=w, n_blocks=o['blocks'], parity=i % 2, split=mask == 'channel')]
     if method in ('glow', 'flowgmm'): return _mixing(s, i) + [_coupling(s, i, w, o, scale='sigmoid' if img else 'softclamp')]
     if method == 'nsf': return _mixing(s, i) + [_coupling(s, i, w, o, 'spline')]
     if method == 'cif': return _mixing(s, i) + [_coupling(s, i, w, o), CIFAffine(C, u_dim=1, hidden=a, image=img)]
@@ -98,7 +100,7 @@ def _step(method, s, i, w, a, o):
                                             candidates=o['candidates'], bins=o['bins'], bound=o['bound'])]
     raise ValueError(f"method={method!r} is not allowed; choose one of {available()}")
 
-# %% ../nbs/03_models.ipynb #e50ac091
+# %% ../nbs/03_models.ipynb #b4e428ad
 def _levels(shape, levels):
     "Check that `levels` squeezes fit the image shape."
     C, H, W = shape
@@ -135,7 +137,7 @@ def _make(method, shape, w, a, o):
     pre = [Dequantize(), Logit(o['lam'])]
     return Flow(pre + _image_layers(method, shape, w, a, o), _latent(method, int(np.prod(shape)), o), event_shape=shape)
 
-# %% ../nbs/03_models.ipynb #7384ed57
+# %% ../nbs/03_models.ipynb #4229f2ef
 def _options(shape, size, overrides):
     "Size preset merged with the method options and the user's overrides (checked)."
     check_choice('size', size, SIZES)
@@ -173,7 +175,7 @@ def _matched(method, shape, size, frozen):
     roots = [r.real for r in np.roots([a, b, c - target]) if abs(r.imag) < 1e-9 and r.real > 0] if abs(a) > 1e-12 else \
             ([(target - c) / b] if b > 0 else [])
     w0 = max(1, int(round(max(roots)))) if roots else 1
-    cands = {w: count(w) for w in range(max(1, w0 - 1), w0 + 2)}
+    cands = {w: count(w) for w in range(max(1, w0 - 2), w0 + 3)}
     w = min(cands, key=lambda k: abs(cands[k] - target))
     return w, cands[w], target
 
@@ -188,10 +190,10 @@ def matched_width(method:str, # a name from `available()`
     o = _options(shape, size, {k: v for k, v in overrides.items() if k != 'width'})
     return _matched(method, shape, size, tuple(sorted(o.items())))
 
-# %% ../nbs/03_models.ipynb #cee1c50c
+# %% ../nbs/03_models.ipynb #71b046af
 def _arch(method, shape, o, w, n, target):
     geo = (f"{o['steps']} steps" if len(shape) == 1 else
-           f"{o['levels']} levels x {o['steps']} steps, {o['blocks']} res-blocks")
+           f"{o['levels']} levels x {o['steps']} steps" + (f", {o['blocks']} res-blocks" if method == 'realnvp' else ''))
     extra = {'nsf': f", {o['bins']} bins", 'flowgmm': f", {o['components']}-component mixture latent",
              'cif': f", u-nets {o['aux']}", 'lwta-fold': f", U={o['U']}, gate {o['aux']}, folds at {o['fold_at']}",
              'lwta-conditioner': f", U={o['U']}, posterior {o['aux']}", 'lwta-mixture': f", U={o['U']}, {o['candidates']}"}
@@ -227,7 +229,7 @@ def describe(method:str, data='8gaussians', size:str='small', **overrides)->dict
     return dict(method=method, data=data if isinstance(data, str) else str(shape), size=size, width=w, n_params=n,
                 baseline_params=target, ratio=n / target, arch=_arch(method, shape, o, w, n, target))
 
-# %% ../nbs/03_models.ipynb #dc129525
+# %% ../nbs/03_models.ipynb #e30e5391
 def parameter_table(datas=('8gaussians', 'mnist', 'cifar10'), # datasets (one per event shape is enough)
                     sizes=SIZES, # sizes to list
                    )->'pd.DataFrame': # one row per (data, size, method) that exists
@@ -241,7 +243,7 @@ def parameter_table(datas=('8gaussians', 'mnist', 'cifar10'), # datasets (one pe
             for m in available(): rows.append(describe(m, d, s))
     return pd.DataFrame(rows)
 
-# %% ../nbs/03_models.ipynb #87e16fc1
+# %% ../nbs/03_models.ipynb #198d8c1a
 def without_dequantization(flow:Flow, # a flow from `build` (any)
                           )->Flow: # the continuous part: same modules, `Dequantize` dropped (the flow itself if it has none)
     "The flow acting on dequantized values: shares every module with `flow` except a leading `Dequantize`."
@@ -249,7 +251,7 @@ def without_dequantization(flow:Flow, # a flow from `build` (any)
     if not layers or not isinstance(layers[0], Dequantize): return flow
     return Flow(layers[1:], flow.base, event_shape=flow.event_shape)
 
-# %% ../nbs/03_models.ipynb #ea5fd6e9
+# %% ../nbs/03_models.ipynb #349b8e95
 TRAIN_SETTINGS = {'cif': dict(objective='elbo', n_train_samples=1, estimator='pathwise'),
                   'lwta-conditioner': dict(objective='iwae', n_train_samples=4, estimator='vimco'),
                   'lwta-mixture': dict(objective='iwae', n_train_samples=4, estimator='vimco')}
