@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PRESET ?= quick
-WORKERS ?= 2
+WORKERS ?=
 
 .PHONY: all env test test-slow report bench lab readme data lock check-env clean-check help
 
@@ -14,8 +14,8 @@ help:  ## list the targets
 
 $(STAMP): settings.ini setup.py requirements-lock.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -U pip 2>&1 | grep -v '^WARNING: Location' || true
-	$(BIN)/pip install -q -c requirements-lock.txt -e ".[dev]" 2>&1 | grep -v '^WARNING: Location' || true
+	$(BIN)/python -m pip install -q -U pip
+	$(BIN)/pip install -q -c requirements-lock.txt -e ".[dev]"
 	$(BIN)/python -c "import randflow, torch, nbdev, papermill"
 	$(BIN)/python -m ipykernel install --sys-prefix --name randflow --display-name "Python (randflow)" >/dev/null
 	$(BIN)/nbdev_install_hooks >/dev/null 2>&1 || true
@@ -39,13 +39,14 @@ test-slow: $(STAMP)  ## also run the cells flagged slow
 
 report: $(STAMP)  ## run the experiment sweep PRESET (default quick) into reports/ and regenerate reports/README.md
 	$(BIN)/python scripts/ensure_data.py $(PRESET)
-	$(BIN)/randflow sweep $(PRESET) --workers $(WORKERS)
+	$(BIN)/randflow sweep $(PRESET) --kernel randflow $(if $(WORKERS),--workers $(WORKERS))
 
 bench: $(STAMP)  ## time randflow against the peer libraries (own venv in benchmarks/); writes reports/benchmarks.md
 	$(PY) benchmarks/driver.py all
 
 data: $(STAMP)  ## fetch MNIST offline (and Fashion-MNIST where the Debian package is installed)
 	$(BIN)/randflow data fetch mnist
+	if [ -d /usr/share/datasets/fashion-mnist ]; then $(BIN)/randflow data fetch fashion-mnist; fi
 
 lab: $(STAMP)  ## JupyterLab on the project kernel
 	$(BIN)/jupyter lab --notebook-dir=nbs

@@ -447,7 +447,8 @@ def run_randomness(a)->dict:
     x = rd.toy('8gaussians', B, seed=a.seed)
     params = [p for p in flow.parameters() if p.requires_grad]
     rec.update(params=sum(p.numel() for p in params), exact=bool(flow.exact))
-    cfg = rt.TrainConfig()
+    # the objective and estimator the method is trained with in the experiments (IWAE-4 + VIMCO for designs A and B)
+    cfg = rt.TrainConfig(**(rm.train_settings(a.method) if hasattr(rm, 'train_settings') else {}))
     with torch.no_grad(): flow.elbo(x)   # data-dependent initialisation
     if a.phase == 'train':
         opt = rt.make_optimizer('adam', params, lr=1e-3) if hasattr(rt, 'make_optimizer') else torch.optim.Adam(params, lr=1e-3)

@@ -96,7 +96,9 @@ def _cmd_sweep(a):
                      progress=not a.quiet, fail_fast=a.fail_fast, cell_timeout=a.cell_timeout)
     if a.quiet: print(format_summary(summ))
     code = sweep_exit_code(summ)
-    if a.report: code = code or _report(a, Path(a.preset).stem)
+    if a.report:   # also after failures: the report lists the runs that did not complete
+        rc = _report(a, a.preset)
+        code = code or rc
     return code
 
 def main(argv:list|None=None, # command-line arguments (default: `sys.argv[1:]`)
@@ -114,3 +116,7 @@ def main(argv:list|None=None, # command-line arguments (default: `sys.argv[1:]`)
         return _cmd_sweep(a)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr); return 2
+    except KeyboardInterrupt:
+        print("interrupted: the running runs were stopped and stay resumable; run the same command again to finish the sweep",
+              file=sys.stderr)
+        return 130

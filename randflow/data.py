@@ -104,12 +104,13 @@ def _split_gaussian(n, rng):
     x = rng.standard_normal((n, 2)); x[:, 1] += np.where(x[:, 0] >= 0, 2., -2.)
     return x
 
-def _twomodes(n, rng, delta=4.0, sigma=1.0):
-    # two equally weighted Gaussian modes N((+-delta/2, 0), sigma^2 I)
-    check_positive('delta', delta); check_positive('sigma', sigma)
+def _twomodes(n, rng, delta=4.0, width=1.0):
+    # two equally weighted uniform squares of side `width`, [delta/2, delta/2 + width) x [-width/2, width/2) and its
+    # mirror image in x1: a gap of exactly `delta` between the two supports
+    check_positive('delta', delta); check_positive('width', width)
     s = np.where(rng.uniform(size=n) < 0.5, -1., 1.)
-    x = sigma * rng.standard_normal((n, 2)); x[:, 0] += s * delta / 2
-    return x
+    u = width * rng.uniform(size=(n, 2))
+    return np.stack([s * (delta / 2 + u[:, 0]), u[:, 1] - width / 2], 1)
 
 _TOYS = {'swissroll': _swissroll, 'circles': _circles, 'moons': _moons, '8gaussians': _8gaussians,
          'pinwheel': _pinwheel, '2spirals': _2spirals, 'checkerboard': _checkerboard, 'rings': _rings,
@@ -144,7 +145,7 @@ def _toy_np(name, n, rng, **kw):
 def toy(name:str, # a name from `toy_names()`, or 'twomodes-<delta>'
         n:int, # number of points
         seed:int=0, # seed of the numpy Generator: the same seed gives the same points
-        **kw, # dataset parameters (only `twomodes`: delta, sigma)
+        **kw, # dataset parameters (only `twomodes`: delta, width)
        )->torch.Tensor: # float32 `[n, 2]`
     "Draw `n` points of a toy 2-D distribution, reproducibly from `seed`."
     return torch.from_numpy(_toy_np(name, n, np.random.default_rng(seed), **kw).astype(np.float32))
@@ -210,11 +211,12 @@ def _lp_split_gaussian(x):
     s = torch.where(x[:, 0] >= 0, 2., -2.).to(x.dtype)
     return -(x[:, 0] ** 2 + (x[:, 1] - s) ** 2) / 2 - _LOG2PI
 
-def _lp_twomodes(delta=4.0, sigma=1.0):
-    check_positive('delta', delta); check_positive('sigma', sigma)
+def _lp_twomodes(delta=4.0, width=1.0):
+    check_positive('delta', delta); check_positive('width', width)
     def lp(x):
-        mu = torch.tensor([[[delta / 2, 0.]], [[-delta / 2, 0.]]], dtype=x.dtype)
-        return torch.logsumexp(_gauss2(x, mu, sigma), 0) - math.log(2)
+        a = x[:, 0].abs()
+        inside = (a >= delta / 2) & (a < delta / 2 + width) & (x[:, 1] >= -width / 2) & (x[:, 1] < width / 2)
+        return _masked(x, inside, -math.log(2 * width ** 2))
     return lp
 
 def _lp_circles(factor=0.5, noise=0.08):
@@ -228,7 +230,7 @@ _FACTORIES = {'twomodes', 'circles'}   # entries that take the dataset keywords 
 
 # %% ../nbs/04_data.ipynb #ecf07787
 def true_log_prob(name:str, # a name from `toy_names()`
-                  **kw, # dataset parameters (twomodes: delta, sigma)
+                  **kw, # dataset parameters (twomodes: delta, width)
                  ): # callable `[n, 2]` -> `[n]` log-density (float64), or None where there is no closed form
     "The analytic log-density of a toy distribution, `-inf` outside its support; None if not analytic."
     name, kw = _resolve(name, kw)

@@ -9,7 +9,7 @@ __all__ = ['METHODS', 'TOY_DATASETS', 'IMAGE_DATASETS', 'SIZES', 'PRESET_DIR', '
            'run_sweep', 'format_summary', 'sweep_exit_code', 'gather']
 
 # %% ../nbs/08_experiments.ipynb #4fa5839a
-import dataclasses, datetime, hashlib, importlib.util, json, os, platform, re, socket, subprocess, sys, tempfile, time, traceback
+import contextlib, dataclasses, datetime, hashlib, importlib.util, json, os, platform, re, signal, socket, subprocess, sys, tempfile, threading, time, traceback
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -225,6 +225,16 @@ def _execute(job:dict)->dict:
     return st
 
 _WORKER = "import sys, json; from randflow.experiments import _execute; _execute(json.load(open(sys.argv[1])))"
+_WORKERS, _LOCK = set(), threading.Lock()   # the live worker processes of this process's sweeps
+_STOPPING = threading.Event()                 # set while a sweep stops its workers: their runs are interrupted, not failed
+
+def _stop_workers():
+    "Terminate every live worker's process group (worker and kernel); their runs stay 'interrupted' and resume later."
+    _STOPPING.set()
+    with _LOCK: procs = list(_WORKERS)
+    for p in procs:
+        try: os.killpg(p.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError): pass
 
 def _run_job(job:dict)->dict:
     "Run `_execute(job)` in a fresh Python process (own env, own cwd); return the final status, even if it died."
@@ -234,10 +244,15 @@ def _run_job(job:dict)->dict:
     if job['threads']: env.update({v: str(job['threads']) for v in _THREAD_VARS})
     t0 = time.time()
     with open(out / 'worker.log', 'a') as log:
+        # its own process group, so that stopping the sweep stops the worker *and* its kernel (`_stop_workers`)
         proc = subprocess.Popen([sys.executable, '-c', _WORKER, str(out / 'job.json')], env=env, cwd=job['cwd'],
-                                stdout=log, stderr=subprocess.STDOUT)
-        rc = proc.wait()
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with _LOCK: _WORKERS.add(proc)
+        try: rc = proc.wait()
+        finally:
+            with _LOCK: _WORKERS.discard(proc)
     st = read_json(out / 'status.json', {}) or {}
+    if _STOPPING.is_set() and st.get('status') == 'running': return {**st, 'status': 'interrupted'}   # resumable
     if st.get('status') not in ('complete', 'failed') or st.get('pid') != proc.pid:  # the worker died before recording
         tail = '\n'.join((out / 'worker.log').read_text(errors='replace').splitlines()[-40:])
         st = {**st, 'run_id': job['run_id'], 'spec': job['spec'], 'status': 'failed', 'end': _now(),
@@ -277,6 +292,31 @@ def template_parameters(template)->set:
     import papermill as pm
     return set(pm.inspect_notebook(str(template)))
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    "In the main thread, SIGTERM (a plain `kill`) raises KeyboardInterrupt, so a killed sweep stops like Ctrl-C."
+    if threading.current_thread() is not threading.main_thread(): yield; return
+    def on_term(signum, frame): raise KeyboardInterrupt(f"signal {signum}")
+    old = signal.signal(signal.SIGTERM, on_term)
+    try: yield
+    finally: signal.signal(signal.SIGTERM, old)
+
+def _run_pool(jobs, workers, record):
+    "`_run_job` for every job, `workers` at a time; `record(run_id, future)` returning True cancels the rest."
+    _STOPPING.clear()
+    ex = ThreadPoolExecutor(max_workers=min(workers, len(jobs)))
+    futs = {ex.submit(_run_job, j): j['run_id'] for j in jobs}
+    try:
+        for f in as_completed(futs):
+            if record(futs[f], f):
+                for g in futs: g.cancel()
+    except BaseException:   # interrupted: start nothing new, stop the running workers (their runs stay resumable)
+        for g in futs: g.cancel()
+        _stop_workers()
+        raise
+    finally: ex.shutdown(wait=True, cancel_futures=True)
+    return futs
+
 def run_sweep(specs:list, # `RunSpec`s to run (e.g. from `load_preset`)
               template='nbs/experiments/train.ipynb', # papermill template (relative to the repo root)
               out_root='reports/runs', # one folder per run is made here (relative to the repo root)
@@ -309,24 +349,22 @@ def run_sweep(specs:list, # `RunSpec`s to run (e.g. from `load_preset`)
                  parameters={**s.parameters(), 'out_dir': str(out_root / s.run_id),
                              **({'threads': threads} if 'threads' in declared else {})}) for s in todo]
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc='sweep', unit='run', disable=not progress, file=sys.stderr)
+    stop = False
+    def record(rid, f):
+        nonlocal stop
+        if f.cancelled(): results[rid] = {'status': 'cancelled'}; return
+        try: st = f.result()
+        except Exception as e: st = {'status': 'failed', 'error': _error_info(e), 'duration_s': None}
+        results[rid] = {k: st.get(k) for k in ('status', 'duration_s', 'error')}
+        if progress:
+            e = st.get('error') or {}
+            bar.write(f"{'ok ' if st['status'] == 'complete' else 'FAIL'} {rid} ({st.get('duration_s')} s)"
+                      + (f": {e.get('ename')}: {e.get('evalue')}" if e else ''))
+        bar.update(1); bar.set_postfix(failed=sum(r['status'] == 'failed' for r in results.values()))
+        stop = stop or (fail_fast and st['status'] == 'failed')
+        return stop
     if jobs:
-        with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as ex:
-            futs = {ex.submit(_run_job, j): j['run_id'] for j in jobs}
-            stop = False
-            for f in as_completed(futs):
-                rid = futs[f]
-                if f.cancelled(): results[rid] = {'status': 'cancelled'}; continue
-                try: st = f.result()
-                except Exception as e: st = {'status': 'failed', 'error': _error_info(e), 'duration_s': None}
-                results[rid] = {k: st.get(k) for k in ('status', 'duration_s', 'error')}
-                if progress:
-                    e = st.get('error') or {}
-                    bar.write(f"{'ok ' if st['status'] == 'complete' else 'FAIL'} {rid} ({st.get('duration_s')} s)"
-                              + (f": {e.get('ename')}: {e.get('evalue')}" if e else ''))
-                bar.update(1); bar.set_postfix(failed=sum(r['status'] == 'failed' for r in results.values()))
-                if fail_fast and st['status'] == 'failed' and not stop:
-                    stop = True
-                    for g in futs: g.cancel()
+        with _sigterm_as_interrupt(): futs = _run_pool(jobs, workers, record)
         for rid in futs.values(): results.setdefault(rid, {'status': 'cancelled'})
     bar.close()
     by = lambda k: [r for r in ids if results.get(r, {}).get('status') == k]
@@ -345,9 +383,9 @@ def format_summary(summary:dict)->str:
         lines.append(f"  FAILED {r}: {e.get('ename')}: {str(e.get('evalue'))[:200]} (see {Path(s['out_root']) / r / 'run.ipynb'})")
     return '\n'.join(lines)
 
-def sweep_exit_code(summary:dict)->int: # 0 if nothing failed or was cancelled, else 1
+def sweep_exit_code(summary:dict)->int: # 0 if every run is complete, else 1 (failed, cancelled, or busy in another sweep)
     "Process exit code for a sweep summary."
-    return 1 if summary['failed'] or summary['cancelled'] else 0
+    return 1 if summary['failed'] or summary['cancelled'] or summary['busy'] else 0
 
 # %% ../nbs/08_experiments.ipynb #248d2312
 def _flatten(d, prefix=''):

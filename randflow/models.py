@@ -7,7 +7,7 @@ __all__ = ['METHODS', 'SIZES', 'TOY_NAMES', 'IMAGE_SHAPES', 'LOGIT_LAMBDA', 'VEC
            'available', 'event_shape_of', 'baseline', 'matched_width', 'build', 'describe', 'parameter_table',
            'without_dequantization', 'train_settings']
 
-# %% ../nbs/03_models.ipynb #365c2531
+# %% ../nbs/03_models.ipynb #9a6bdd3e
 import math, functools
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from .bijections import (ActNorm, Invertible1x1Conv, AffineCoupling, RQSplineCou
 from .stochastic import CIFAffine, LWTAFold, LWTAMixture
 from .lwta_conditioner import LWTACoupling
 
-# %% ../nbs/03_models.ipynb #9e5e1d20
+# %% ../nbs/03_models.ipynb #e1aae06b
 METHODS = {
     'realnvp': 'RealNVP: affine couplings (baseline for vectors)',
     'glow': 'Glow: ActNorm, invertible 1x1 conv, affine coupling (baseline for images)',
@@ -39,7 +39,7 @@ def available()->list: # the registered method names
     "Names accepted by `build`."
     return list(METHODS)
 
-# %% ../nbs/03_models.ipynb #ca2b6b33
+# %% ../nbs/03_models.ipynb #2004574a
 def event_shape_of(data, # dataset name or event shape
                   )->tuple: # `(2,)` or `(C, H, W)`
     "Event shape of a dataset name, or a checked explicit shape."
@@ -54,7 +54,7 @@ def event_shape_of(data, # dataset name or event shape
         raise ValueError(f"data={data!r} is not allowed as an event shape; use (D,) with D >= 2 or (C, H, W)")
     return tuple(int(v) for v in s)
 
-# %% ../nbs/03_models.ipynb #df2e2d40
+# %% ../nbs/03_models.ipynb #e963bb85
 VECTOR_SIZES = {'tiny': dict(steps=2, width=32, aux=8), 'small': dict(steps=6, width=64, aux=16),
                 'base': dict(steps=8, width=128, aux=32), 'large': dict(steps=12, width=256, aux=64)}
 IMAGE_SIZES = {'tiny': dict(levels=2, steps=1, width=16, blocks=0, aux=4),
@@ -62,7 +62,7 @@ IMAGE_SIZES = {'tiny': dict(levels=2, steps=1, width=16, blocks=0, aux=4),
                'base': dict(levels=2, steps=8, width=128, blocks=1, aux=16),
                'large': dict(levels=3, steps=16, width=512, blocks=2, aux=32)}
 
-# %% ../nbs/03_models.ipynb #53afb3ae
+# %% ../nbs/03_models.ipynb #8647b0ce
 def _coupling(s, i, w, o, kind='affine', scale='softclamp'):
     "The split coupling of step `i` at shape `s` (halves / channel halves): affine or rational-quadratic spline."
     img, parity = len(s) == 3, i % 2
@@ -100,7 +100,7 @@ def _step(method, s, i, w, a, o):
                                             candidates=o['candidates'], bins=o['bins'], bound=o['bound'])]
     raise ValueError(f"method={method!r} is not allowed; choose one of {available()}")
 
-# %% ../nbs/03_models.ipynb #b4e428ad
+# %% ../nbs/03_models.ipynb #d9be9b68
 def _levels(shape, levels):
     "Check that `levels` squeezes fit the image shape."
     C, H, W = shape
@@ -137,7 +137,7 @@ def _make(method, shape, w, a, o):
     pre = [Dequantize(), Logit(o['lam'])]
     return Flow(pre + _image_layers(method, shape, w, a, o), _latent(method, int(np.prod(shape)), o), event_shape=shape)
 
-# %% ../nbs/03_models.ipynb #4229f2ef
+# %% ../nbs/03_models.ipynb #91a4ad72
 def _options(shape, size, overrides):
     "Size preset merged with the method options and the user's overrides (checked)."
     check_choice('size', size, SIZES)
@@ -190,7 +190,7 @@ def matched_width(method:str, # a name from `available()`
     o = _options(shape, size, {k: v for k, v in overrides.items() if k != 'width'})
     return _matched(method, shape, size, tuple(sorted(o.items())))
 
-# %% ../nbs/03_models.ipynb #71b046af
+# %% ../nbs/03_models.ipynb #c80d3675
 def _arch(method, shape, o, w, n, target):
     geo = (f"{o['steps']} steps" if len(shape) == 1 else
            f"{o['levels']} levels x {o['steps']} steps" + (f", {o['blocks']} res-blocks" if method == 'realnvp' else ''))
@@ -229,7 +229,7 @@ def describe(method:str, data='8gaussians', size:str='small', **overrides)->dict
     return dict(method=method, data=data if isinstance(data, str) else str(shape), size=size, width=w, n_params=n,
                 baseline_params=target, ratio=n / target, arch=_arch(method, shape, o, w, n, target))
 
-# %% ../nbs/03_models.ipynb #e30e5391
+# %% ../nbs/03_models.ipynb #8bab5e5d
 def parameter_table(datas=('8gaussians', 'mnist', 'cifar10'), # datasets (one per event shape is enough)
                     sizes=SIZES, # sizes to list
                    )->'pd.DataFrame': # one row per (data, size, method) that exists
@@ -243,7 +243,7 @@ def parameter_table(datas=('8gaussians', 'mnist', 'cifar10'), # datasets (one pe
             for m in available(): rows.append(describe(m, d, s))
     return pd.DataFrame(rows)
 
-# %% ../nbs/03_models.ipynb #198d8c1a
+# %% ../nbs/03_models.ipynb #e4971203
 def without_dequantization(flow:Flow, # a flow from `build` (any)
                           )->Flow: # the continuous part: same modules, `Dequantize` dropped (the flow itself if it has none)
     "The flow acting on dequantized values: shares every module with `flow` except a leading `Dequantize`."
@@ -251,7 +251,7 @@ def without_dequantization(flow:Flow, # a flow from `build` (any)
     if not layers or not isinstance(layers[0], Dequantize): return flow
     return Flow(layers[1:], flow.base, event_shape=flow.event_shape)
 
-# %% ../nbs/03_models.ipynb #349b8e95
+# %% ../nbs/03_models.ipynb #366c23cc
 TRAIN_SETTINGS = {'cif': dict(objective='elbo', n_train_samples=1, estimator='pathwise'),
                   'lwta-conditioner': dict(objective='iwae', n_train_samples=4, estimator='vimco'),
                   'lwta-mixture': dict(objective='iwae', n_train_samples=4, estimator='vimco')}
