@@ -358,16 +358,17 @@ def linear_kernel()->str:
     if k not in _KERNELS: raise ValueError(f"RANDFLOW_LINEAR_KERNEL={k!r} is not allowed; choose one of {_KERNELS}")
     return k
 
-def _big(x, M, N, K, b=None, bias=False):
+def _use_onednn(x, M, N, K, b=None, bias=False):
     "Whether a float32 CPU product of sizes M x K by K x N goes to oneDNN: under 'auto', whichever kernel was faster for this shape here."
     if not (x.dtype == torch.float32 and x.device.type == 'cpu' and min(M, N, K) >= 16 and _onednn_ok()): return False
     rule = linear_kernel()
     if rule != 'auto': return rule == 'onednn'
-    key = (M, N, K, b is not None and not b.is_contiguous(), bias, torch.get_num_threads())
+    transposed = b is not None and not b.is_contiguous()
+    key = (M, N, K, transposed, bias, torch.get_num_threads())
     if key not in _KERNEL_CHOICE:   # time both once on random operands of the same shape and layout, keep the faster
         with torch.no_grad():
             a = torch.randn(M, K)
-            w = torch.randn(K, N).T if key[3] else torch.randn(N, K)
+            w = torch.randn(K, N).T if transposed else torch.randn(N, K)
             c = torch.zeros(N) if bias else None
             t_dnn = _time_min(lambda: torch.ops.mkldnn._linear_pointwise(a, w, c, 'none', [], ''))
             t_blas = _time_min(lambda: torch.addmm(c, a, w.T) if bias else a @ w.T)
@@ -375,15 +376,15 @@ def _big(x, M, N, K, b=None, bias=False):
     return _KERNEL_CHOICE[key]
 
 def _mm_t(a, b):
-    "a @ b.T for 2-D tensors, with `_big`'s choice of kernel."
-    if _big(a, a.shape[0], b.shape[0], a.shape[1], b):
+    "a @ b.T for 2-D tensors, with `_use_onednn`'s choice of kernel."
+    if _use_onednn(a, a.shape[0], b.shape[0], a.shape[1], b):
         return torch.ops.mkldnn._linear_pointwise(a, b, None, 'none', [], '')
     return a @ b.T
 
 def _linear(x, W, b):
-    "x @ W.T + b with `_big`'s choice of kernel (one input feature: an elementwise multiply-add)."
+    "x @ W.T + b with `_use_onednn`'s choice of kernel (one input feature: an elementwise multiply-add)."
     if W.shape[1] == 1: return torch.addcmul(b, x, W.T)
-    if _big(x, x.shape[0], W.shape[0], W.shape[1], W, True): return torch.ops.mkldnn._linear_pointwise(x, W, b, 'none', [], '')
+    if _use_onednn(x, x.shape[0], W.shape[0], W.shape[1], W, True): return torch.ops.mkldnn._linear_pointwise(x, W, b, 'none', [], '')
     return torch.addmm(b, x, W.T)
 
 def _halves(x, sizes, parity):
