@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))   # randflow from th
 THREADS = 2
 BATCH = {'2d': 512, 'glow': 64}
 GLOW_SHAPE = (1, 28, 28)
-LIBS = ['randflow', 'randflow-adam', 'normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae']
+LIBS = ['randflow', 'randflow-eager', 'randflow-adam', 'normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae']
 PEERS = ['normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae']
 MODELS = ['2d', 'glow']
 PHASES = ['train', 'density', 'sample']
@@ -42,6 +42,13 @@ def rss_mib()->float:
 def peak_rss_mib()->float:
     "Peak resident set size of this process so far, in MiB (`ru_maxrss` is in KiB on Linux)."
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+def reset_peak_rss()->bool:
+    "Reset this process's peak RSS to its current RSS (Linux `clear_refs` 5); False where that is not possible."
+    try:
+        with open('/proc/self/clear_refs', 'w') as fh: fh.write('5')
+        return True
+    except OSError: return False
 
 def loadavg()->list:
     "The 1/5/15-minute load averages."
@@ -88,7 +95,8 @@ def glow_batch(n:int, # number of images
 # ---------------------------------------------------------------------------------------------------- model adapters
 # Every adapter returns a dict: module (an nn.Module holding all parameters), params, log_prob(x) -> [B],
 # sample(n) -> [n, *shape], roundtrip(x) -> x' (inverse of forward, or None), and optionally make_opt(params)
-# (randflow's own optimizer; the peers use torch.optim.Adam(lr=1e-3) with its defaults).
+# (randflow's own optimizer; the peers use torch.optim.Adam(lr=1e-3) with its defaults), loss(x) (the training
+# loss, default -log_prob(x).mean()) and density(x) (default log_prob).
 
 def _mlp(n_in, n_out, hidden=(128, 128)):
     "The 2-D benchmark conditioner for the peers: Linear-ReLU-Linear-ReLU-Linear, n_in -> 128 -> 128 -> n_out."
@@ -120,9 +128,9 @@ def randflow_glow():
     layers = [rb.Squeeze(), *steps(4, 14, 14), rb.FactorOut(inner, (4, 14, 14))]
     return rc.Flow(layers, rc.StandardNormal((784,)), event_shape=GLOW_SHAPE)
 
-def _randflow(model, optimizer):
+def _randflow(model, optimizer, compile=True):
     import torch
-    import randflow.training as rt
+    import randflow.core as rc, randflow.training as rt
     flow = randflow_2d() if model == '2d' else randflow_glow()
     def roundtrip(x):
         z, _ = flow(x)
@@ -132,9 +140,14 @@ def _randflow(model, optimizer):
     if optimizer == 'randflow':
         if not hasattr(rt, 'make_optimizer'): raise NotAvailable('randflow.training.make_optimizer is missing')
         d['make_opt'] = lambda ps: rt.make_optimizer('adam', ps, lr=1e-3)
+    if compile:   # the training loss, log_prob and sample under torch.compile (randflow.core.compiled); compiled in the warm-up
+        if not hasattr(rc, 'compiled'): raise NotAvailable('randflow.core.compiled is missing in this checkout')
+        d.update(loss=rc.compiled(lambda x: -flow.log_prob(x).mean()), density=rc.compiled(flow.log_prob),
+                 sample=rc.compiled(flow.sample))
     return d
 
 def adapt_randflow(model): return _randflow(model, 'randflow')
+def adapt_randflow_eager(model): return _randflow(model, 'randflow', compile=False)
 def adapt_randflow_adam(model): return _randflow(model, 'torch')
 
 def adapt_normflows(model):
@@ -260,7 +273,7 @@ UNAVAILABLE = {('zuko', 'glow'): 'zuko has no image/multi-scale flows (zuko issu
 
 def adapt_survae(model): raise NotAvailable(UNAVAILABLE[('survae', model)])
 
-ADAPTERS = {'randflow': adapt_randflow, 'randflow-adam': adapt_randflow_adam, 'normflows': adapt_normflows,
+ADAPTERS = {'randflow': adapt_randflow, 'randflow-eager': adapt_randflow_eager, 'randflow-adam': adapt_randflow_adam, 'normflows': adapt_normflows,
             'nflows': adapt_nflows, 'zuko': adapt_zuko, 'FrEIA': adapt_FrEIA, 'pyro': adapt_pyro, 'survae': adapt_survae}
 
 def build(lib:str, # a name from `ADAPTERS`
@@ -301,16 +314,18 @@ def make_phase(m:dict, # adapter dict
     n = x.shape[0]
     if phase == 'train':
         opt = m['make_opt'](m['params'])
+        loss_fn = m.get('loss') or (lambda x: -m['log_prob'](x).mean())
         def step():
-            loss = -m['log_prob'](x.clone()).mean()
+            loss = loss_fn(x.clone())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             return loss.detach()
         return step
     if phase == 'density':
+        density = m.get('density', m['log_prob'])
         def dens():
-            with m['no_grad'](): return m['log_prob'](x.clone())
+            with m['no_grad'](): return density(x.clone())
         return dens
     if phase == 'sample':
         def samp():
@@ -328,6 +343,8 @@ def time_iterations(fn, # the iteration
         out = fn(); n_warm += 1
         if first is None: first = out
     warm_s = time.perf_counter() - t0
+    # the warm-up's peak (it includes any one-time compilation) is kept apart from the peak of the timed iterations
+    time_iterations.warm_peak, time_iterations.peak_reset = peak_rss_mib(), reset_peak_rss()
     times, c0 = [], cpu_snapshot()
     for _ in range(reps * iters):
         t = time.perf_counter(); out = fn(); times.append(time.perf_counter() - t)
@@ -375,7 +392,9 @@ def run_speed(a)->dict:
     rec.update(status='ok', batch=B, n_warmup=n_warm, n_timed=len(times), warmup_s=warm_s, median_ms=1e3 * med,
                samples_per_s=B / med, mean_samples_per_s=sum(thr) / len(thr), p10_samples_per_s=_quantile(thr, 0.1),
                p90_samples_per_s=_quantile(thr, 0.9), rss_build_mib=rss_build, peak_rss_mib=peak,
-               rss_delta_mib=max(0.0, peak - rss_build), loadavg=loadavg(), foreign_cpu=time_iterations.foreign)
+               rss_delta_mib=max(0.0, peak - rss_build), warmup_peak_rss_mib=time_iterations.warm_peak,
+               warmup_rss_delta_mib=max(0.0, time_iterations.warm_peak - rss_build), peak_reset=time_iterations.peak_reset,
+               loadavg=loadavg(), foreign_cpu=time_iterations.foreign)
     if a.phase == 'train':
         rec.update(first_loss=float(first), final_loss=float(last), final_loss_finite=bool(torch.isfinite(last)))
         m['module'].eval()

@@ -23,7 +23,7 @@ BENCH = HERE / 'bench.py'
 # the peers, pinned to the versions that shared/research/peers.md describes; torch first, from the local wheel
 PEER_REQUIREMENTS = ['normflows==1.7.3', 'nflows==0.14', 'zuko==1.6.0', 'FrEIA==0.2', 'pyro-ppl==1.9.2', 'tqdm']
 TORCH = 'torch==2.14.1'
-LIBS = ['randflow', 'randflow-adam', 'normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae']
+LIBS = ['randflow', 'randflow-eager', 'randflow-adam', 'normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae']
 PEERS = ['normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae']
 MODELS = ['2d', 'glow']
 PHASES = ['train', 'density', 'sample']
@@ -109,12 +109,13 @@ def run_grid(out, # open JSON-lines file
     py = peers_python()
     for rnd in range(a.rounds):
         # the library order rotates from round to round; the optimizer does not enter density or sampling, so
-        # randflow-adam (randflow trained with the plain torch Adam) only has a train cell
+        # randflow-adam (randflow trained with the plain torch Adam) only has a train cell; the quality cells train
+        # every library eagerly (randflow with its eager path), so randflow-eager has none
         cells = [('speed', speed_args(m, l, ph, rnd, a.smoke)) for m in a.models for ph in a.phases
                  for l in rotate(a.libs, rnd) if not (l == 'randflow-adam' and ph != 'train')]
         if not a.skip_quality:
             cells += [('quality', ['quality', '--lib', l, '--round', rnd, '--budget-s', a.budget_s])
-                      for l in rotate(a.libs, rnd) if l != 'randflow-adam']
+                      for l in rotate(a.libs, rnd) if l not in ('randflow-adam', 'randflow-eager')]
         for i, (kind, args) in enumerate(cells):
             for attempt in range(1 + a.retries):
                 waited = wait_quiet(a.max_wait_s)
@@ -271,8 +272,8 @@ def speed_table(recs, model, rounds):
                     f"{' | '.join(thr)} | {' / '.join(ratio)} | {' / '.join(mem)} | {fmt_sci(rt_init)} / {fmt_sci(rt_tr)}{err_note} |")
     return '\n'.join(rows)
 
-def target_lines(recs, rounds):
-    "The issue's targets, each checked against this run's medians."
+def target_lines(recs, rounds, lib='randflow'):
+    "The issue's targets for randflow configuration `lib` (a row of the tables), each checked against this run's medians."
     out = []
     def ratio(model, phase, lib='randflow'):
         peer, best = fastest_peer(recs, model, phase)
@@ -280,27 +281,42 @@ def target_lines(recs, rounds):
         return (None, peer, best, mine) if best is None or mine is None else (mine / best, peer, best, mine)
     for model, phase, need in [('2d', 'train', 2.0), ('glow', 'train', 1.3), ('2d', 'density', 1.0), ('2d', 'sample', 1.0),
                                ('glow', 'density', 1.0), ('glow', 'sample', 1.0)]:
-        r, peer, best, mine = ratio(model, phase)
+        r, peer, best, mine = ratio(model, phase, lib)
         if r is None: out.append(f'- {model} {phase}: not measured'); continue
-        rr = per_round_ratio(recs, 'randflow', model, phase, rounds)
+        rr = per_round_ratio(recs, lib, model, phase, rounds)
         ok = '✔' if r >= need else '✘'
-        out.append(f"- {ok} **{model} {phase}**: randflow {mine:,.0f} samples/s vs fastest peer {peer} {best:,.0f} → "
+        out.append(f"- {ok} **{model} {phase}**: {lib} {mine:,.0f} samples/s vs fastest peer {peer} {best:,.0f} → "
                    f"**{r:.2f}×** (per round {min(rr):.2f}–{max(rr):.2f}×; needed ≥ {need}×)")
     mem = {lib: med([r.get('rss_delta_mib') for r in cells_of(recs, kind='speed', model='glow', lib=lib, phase='train', status='ok')])
-           for lib in ['randflow', *PEERS]}
+           for lib in [lib, *PEERS]}
     peers = {k: v for k, v in mem.items() if k in PEERS and v is not None}
-    if mem['randflow'] is not None and peers:
+    if mem[lib] is not None and peers:
         low = min(peers, key=peers.get)
-        ok = '✔' if mem['randflow'] <= peers[low] else '✘'
-        out.append(f"- {ok} **glow train peak RSS delta**: randflow {mem['randflow']:.1f} MiB vs lowest peer {low} "
+        ok = '✔' if mem[lib] <= peers[low] else '✘'
+        out.append(f"- {ok} **glow train peak RSS delta**: {lib} {mem[lib]:.1f} MiB vs lowest peer {low} "
                    f"{peers[low]:.1f} MiB (needed ≤)")
-    rts = [r.get('roundtrip_trained') for r in cells_of(recs, kind='speed', lib='randflow', status='ok') if r.get('roundtrip_trained') is not None]
-    rti = [r.get('roundtrip_init') for r in cells_of(recs, kind='speed', lib='randflow', status='ok') if r.get('roundtrip_init') is not None]
+    rts = [r.get('roundtrip_trained') for r in cells_of(recs, kind='speed', lib=lib, status='ok') if r.get('roundtrip_trained') is not None]
+    rti = [r.get('roundtrip_init') for r in cells_of(recs, kind='speed', lib=lib, status='ok') if r.get('roundtrip_init') is not None]
     if rts or rti:
         worst = max(rts + rti)
-        out.append(f"- {'✔' if worst < 1e-5 else '✘'} **float32 round trip** (randflow, both models, at initialisation and "
+        out.append(f"- {'✔' if worst < 1e-5 else '✘'} **float32 round trip** ({lib}, both models, at initialisation and "
                    f"after the timed training steps): max {worst:.1e} (needed < 1e-5)")
     return '\n'.join(out)
+
+def compile_lines(recs):
+    "Warm-up time and warm-up peak memory of the compiled randflow cells (the one-time cost of `torch.compile`)."
+    out = []
+    for model in MODELS:
+        for ph in PHASES:
+            rs = cells_of(recs, kind='speed', model=model, lib='randflow', phase=ph, status='ok')
+            if not rs: continue
+            w = [r['warmup_s'] for r in rs]
+            m = [r['warmup_rss_delta_mib'] for r in rs if r.get('warmup_rss_delta_mib') is not None]
+            e = [r['warmup_s'] for r in cells_of(recs, kind='speed', model=model, lib='randflow-eager', phase=ph, status='ok')]
+            out.append(f"| {model} | {ph} | {fmt_range(w, 1)} | {fmt_range(e, 1) if e else '-'} | {fmt_range(m) if m else '-'} |")
+    if not out: return '_no compiled randflow cells in this run._'
+    return '\n'.join(['| model | phase | randflow warm-up s (incl. compilation) | randflow-eager warm-up s | randflow warm-up peak RSS delta MiB |',
+                      '|---|---|---|---|---|', *out])
 
 def quality_table(recs):
     rs = cells_of(recs, kind='quality')
@@ -308,7 +324,7 @@ def quality_table(recs):
     budget = rs[0].get('budget_s')
     ent = med([r.get('true_entropy') for r in rs if r.get('true_entropy') is not None])
     rows = [f'Training budget: {budget:g} s of wall clock per library (batch 512, Adam lr 1e-3, the model of the 2-D table); '
-            f'test NLL in nats on 5,000 held-out points of `8gaussians` (`randflow.data.toy_splits`, seed 0)'
+            f'test NLL in nats on 5,000 held-out points of `8gaussians` (`randflow.data.toy_splits`, seed 0); every library, randflow included, trains eagerly here (no compilation inside the budget)'
             + (f'; the true distribution\'s entropy on the same points is {ent:.3f} nats (the best reachable NLL).' if ent else '.'),
             '', '| library | steps in the budget | test NLL (nats) | non-finite test log-densities |', '|---|---|---|---|']
     for lib in LIBS:
@@ -419,8 +435,10 @@ def report(path:Path, # raw records
           '- Phases: **train** = `-log_prob(x).mean()`, backward, Adam (lr 1e-3) step; **density** = `log_prob` without '
           'gradients; **sample** = one batch of samples without gradients. randflow evaluates and samples under '
           '`torch.inference_mode()` (the peers under `torch.no_grad()`) and trains with `randflow.training.make_optimizer` '
-          "(torch's fused Adam); the row **randflow-adam** is the same randflow model trained with the peers' plain "
-          '`torch.optim.Adam`, to show what the optimizer alone contributes.',
+          "(torch's fused Adam). The row **randflow** runs the training loss, `log_prob` and `sample` through "
+          '`randflow.core.compiled` (`torch.compile`, inductor with its C++ wrapper), compiled during the warm-up; '
+          '**randflow-eager** is the same model and optimizer without compilation; **randflow-adam** is the compiled model '
+          "trained with the peers' plain `torch.optim.Adam`, to show what the optimizer alone contributes.",
           '- Each (model, library, phase) runs in a fresh process with `torch.set_num_threads(2)` and '
           'OMP/MKL_NUM_THREADS=2, seed 0, a fresh clone of the batch every iteration; warm-up of at least 5 iterations and 1 s '
           '(it also runs ActNorm\'s data-dependent initialisation); then 100 (2-D: 5 × 20) or 15 (Glow: 5 × 3) iterations '
@@ -428,16 +446,22 @@ def report(path:Path, # raw records
           '(the library order rotates every round); every figure is the **median over rounds [min–max over rounds]**.',
           '- Ratio to the fastest peer: randflow\'s median over the fastest peer\'s median (in brackets: the range of the '
           'per-round ratios against the fastest peer of the same round).',
-          '- Memory: peak RSS (`ru_maxrss`) at the end minus RSS after building the model and data, MiB; it includes '
-          "the allocator's caching and excludes the parameters.",
+          '- Memory: peak RSS (`ru_maxrss`) during the timed iterations minus RSS after building the model and data, MiB '
+          "(the peak is reset after the warm-up with Linux's `clear_refs`, so a one-time compilation in the warm-up does "
+          "not count; the warm-up's own peak is in the compilation table below); it includes the allocator's caching and "
+          'excludes the parameters.',
           '- Round trip: float32 max |x − f⁻¹(f(x))| on 16 items, at initialisation (density cell) and after the warm-up and '
           'timed training steps (train cell), max over rounds.',
           '',
           '## What randflow does on these models', '',
+          '- **`torch.compile`** (row randflow; `randflow.core.compiled`): inductor fuses the many small elementwise '
+          'operations of a flow step (and of its backward pass) into generated C++ loops, and its C++ wrapper drops the '
+          'Python interpreter between kernels; the matrix products and convolutions stay with BLAS/oneDNN. Under '
+          'compilation the hand-fused 2-D coupling below traces its plain operations instead.',
           '- **Split couplings** (`AffineCoupling(..., split=True)`): the conditioner sees only the untouched half and '
           'returns parameters only for the transformed half (1→128→128→2 in 2-D, c/2→64→64→c in Glow), so the affine map '
           'and its log-determinant are computed once, on the transformed half; the masked form computes them everywhere.',
-          '- **One autograd node per 2-D coupling**: a split affine coupling with a `core.MLP` conditioner runs as one '
+          '- **One autograd node per 2-D coupling** (row randflow-eager): a split affine coupling with a `core.MLP` conditioner runs as one '
           '`torch.autograd.Function` with the backward pass written out (no per-operation autograd bookkeeping); its '
           'forward and input-gradient products go through oneDNN, its weight gradient through BLAS, whichever is faster '
           'for the shape; in-place ReLUs. Second derivatives fall back to re-running the plain operations.',
@@ -448,8 +472,13 @@ def report(path:Path, # raw records
           '(the table), with float64 round-trip and log-determinant-versus-autograd-Jacobian tests in `nbs/01_bijections.ipynb`.',
           '',
           '## Targets of issue 8', '',
-          target_lines(recs, rounds) if speed else '_no speed cells in this run._',
-          '']
+          'Compiled (row randflow):', '',
+          target_lines(recs, rounds) if speed else '_no speed cells in this run._', '',
+          'Eager (row randflow-eager):', '',
+          target_lines(recs, rounds, 'randflow-eager') if speed else '_no speed cells in this run._', '',
+          '## Compilation (one-time cost, in the warm-up)', '',
+          'The first cell of each kind compiles from scratch; later rounds find inductor\'s on-disk cache. Median [min–max] over rounds.', '',
+          compile_lines(speed), '']
     for model, title in [('2d', '2-D RealNVP (batch 512)'), ('glow', 'Small Glow, 1×28×28 (batch 64)')]:
         if cells_of(speed, model=model):
             md += [f'## {title}', '', speed_table(speed, model, rounds), '']

@@ -72,6 +72,7 @@ class ActNorm(Layer):
         self.loc = nn.Parameter(torch.zeros(num_features))
         self.log_scale = nn.Parameter(torch.zeros(num_features))
         self.register_buffer('initialized', torch.tensor(False))
+        self._ready = False   # Python mirror of `initialized` once it is True: torch.compile guards on it, no tensor read
     def _view(self, p, x): return p.reshape(1, -1, *([1] * (x.ndim - 2)))
     @torch.no_grad()
     def initialize(self, x):
@@ -79,13 +80,18 @@ class ActNorm(Layer):
         xc = x.transpose(0, 1).reshape(self.num_features, -1)
         mean, std = xc.mean(1), xc.std(1, unbiased=False)
         std = torch.where(std > 1e-6, std, torch.ones_like(std))
-        self.loc.copy_(mean); self.log_scale.copy_(torch.log(std)); self.initialized.fill_(True)
+        self.loc.copy_(mean); self.log_scale.copy_(torch.log(std)); self.initialized.fill_(True); self._ready = True
     def forward(self, x):
         _check_features(x, self.num_features, 'ActNorm')
-        if self.training and not bool(self.initialized): self.initialize(x)
+        if self.training and not self._ready:
+            if bool(self.initialized): self._ready = True
+            else: self.initialize(x)
         z = (x - self._view(self.loc, x)) * torch.exp(-self._view(self.log_scale, x))
-        hw = int(np.prod(x.shape[2:])) if x.ndim > 2 else 1
+        hw = math.prod(x.shape[2:])   # math, not numpy: torch.compile traces numpy calls as tensor ops
         return z, (-hw * self.log_scale.sum()).expand(x.shape[0])
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._ready = False   # read the loaded `initialized` again at the next training forward
+        super()._load_from_state_dict(*args, **kwargs)
     def inverse(self, z):
         _check_features(z, self.num_features, 'ActNorm')
         return z * torch.exp(self._view(self.log_scale, z)) + self._view(self.loc, z)
@@ -117,7 +123,7 @@ class Invertible1x1Conv(Layer):
     def _mix(self, W, x): return torch.einsum('ij,bj...->bi...', W, x)
     def forward(self, x):
         _check_features(x, self.num_channels, 'Invertible1x1Conv', 'num_channels')
-        hw = int(np.prod(x.shape[2:])) if x.ndim > 2 else 1
+        hw = math.prod(x.shape[2:])   # math, not numpy: torch.compile traces numpy calls as tensor ops
         return self._mix(self.weight(), x), (hw * self.log_s.sum()).expand(x.shape[0])
     def inverse(self, z):
         _check_features(z, self.num_channels, 'Invertible1x1Conv', 'num_channels')
@@ -285,7 +291,9 @@ class AffineCoupling(_MaskedCoupling):
         self.fused = True   # split + MLP conditioner on vectors: one autograd node (see below); False = plain modules
     def _fused_params(self):
         "The conditioner's `[W0, b0, ...]` when the fused path applies (split affine on vectors, `core.MLP` conditioner), else None."
-        if not (self.fused and self.split and not self.additive and len(self.event_shape) == 1): return None
+        # under torch.compile the plain operations are traced instead: inductor fuses them itself
+        if not (self.fused and self.split and not self.additive and len(self.event_shape) == 1) or \
+           torch.compiler.is_compiling(): return None
         return _mlp_params(self.net)
     def forward(self, x):
         ps = self._fused_params()

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['seed_everything', 'check_positive', 'check_choice', 'sum_except_batch', 'block_log_softmax', 'block_argmax',
            'block_one_hot', 'MLP', 'randomize_', 'Layer', 'Compose', 'replaying', 'StandardNormal', 'DiagGaussian',
-           'GaussianMixture', 'grid_integral', 'Flow', 'bits_per_dim']
+           'GaussianMixture', 'grid_integral', 'Flow', 'compiled', 'bits_per_dim']
 
 # %% ../nbs/00_core.ipynb #39927e53
 import math, random, os, contextlib
@@ -290,6 +290,15 @@ class Flow(nn.Module):
     def n_params(self)->int:
         "Number of trainable parameters."
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+# %% ../nbs/00_core.ipynb #e99ca0e0
+def compiled(fn, # a function of tensors: `flow.log_prob`, `flow.sample`, a loss such as `lambda x: -flow.log_prob(x).mean()`
+             cpp_wrapper:bool=True, # inductor's C++ wrapper (less per-call overhead than the generated Python)
+             dynamic:bool|None=False, # `torch.compile`'s `dynamic`: False compiles once per shape
+            ):
+    "`fn` under `torch.compile` (inductor): the same function, the flow's small operations fused into generated kernels."
+    if not callable(fn): raise ValueError(f"fn must be callable, got {fn!r}")
+    return torch.compile(fn, dynamic=dynamic, options={'cpp_wrapper': bool(cpp_wrapper)})
 
 # %% ../nbs/00_core.ipynb #feda5fca
 def bits_per_dim(log_prob:torch.Tensor, # `[batch]` log-densities in nats on the data scale
