@@ -163,6 +163,12 @@ def run_randomness(out, a):
 def write(out, rec):
     out.write(json.dumps(rec) + '\n'); out.flush()
 
+def inductor_cache_mib()->float:
+    "Size of torch inductor's on-disk cache (`$TMPDIR/torchinductor_$USER`, where the compiled cells find earlier compilations), MiB."
+    import getpass, tempfile
+    d = Path(os.environ.get('TORCHINDUCTOR_CACHE_DIR') or Path(tempfile.gettempdir()) / f'torchinductor_{getpass.getuser()}')
+    return sum(f.stat().st_size for f in d.rglob('*') if f.is_file()) / 2**20 if d.exists() else 0.0
+
 def run(a)->Path:
     "A full benchmark run into a new `reports/benchmarks/<timestamp>.jsonl`; returns its path."
     setup()
@@ -173,7 +179,7 @@ def run(a)->Path:
     with open(path, 'w') as out:
         write(out, dict(kind='run', command=a.command, started=stamp, smoke=a.smoke, rounds=a.rounds, models=a.models,
                         libs=a.libs, phases=a.phases, budget_s=a.budget_s, threads=THREADS, contended_above=CONTENDED,
-                        retries=a.retries, max_wait_s=a.max_wait_s))
+                        retries=a.retries, max_wait_s=a.max_wait_s, inductor_cache_mib_at_start=inductor_cache_mib()))
         write(out, run_cell(peers_python(), ['machine']))
         if not a.skip_speed: run_grid(out, a)
         if not a.skip_randomness: run_randomness(out, a)
@@ -477,7 +483,12 @@ def report(path:Path, # raw records
           'Eager (row randflow-eager):', '',
           target_lines(recs, rounds, 'randflow-eager') if speed else '_no speed cells in this run._', '',
           '## Compilation (one-time cost, in the warm-up)', '',
-          'The first cell of each kind compiles from scratch; later rounds find inductor\'s on-disk cache. Median [min–max] over rounds.', '',
+          "Inductor keeps compiled graphs in an on-disk cache that later processes reuse, so a cell compiles from scratch "
+          "only when no earlier process on the machine compiled the same graph; warm-up times therefore depend on what ran "
+          "before. " + (f"At the start of this run the cache held {head['inductor_cache_mib_at_start']:.0f} MiB "
+                       "(0 = every first cell compiled cold)." if head.get('inductor_cache_mib_at_start') is not None else
+                       "This run did not record the cache's size at its start; it was not emptied, so the figures can be "
+                       "those of a warm cache, and a cold compilation takes longer.") + ' Median [min–max] over rounds.', '',
           compile_lines(speed), '']
     for model, title in [('2d', '2-D RealNVP (batch 512)'), ('glow', 'Small Glow, 1×28×28 (batch 64)')]:
         if cells_of(speed, model=model):
