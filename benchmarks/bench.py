@@ -323,7 +323,7 @@ def make_phase(m:dict, # adapter dict
             return loss.detach()
         return step
     if phase == 'density':
-        density = m.get('density', m['log_prob'])
+        density = m.get('density') or m['log_prob']
         def dens():
             with m['no_grad'](): return density(x.clone())
         return dens

@@ -281,20 +281,20 @@ def speed_table(recs, model, rounds):
 def target_lines(recs, rounds, lib='randflow'):
     "The issue's targets for randflow configuration `lib` (a row of the tables), each checked against this run's medians."
     out = []
-    def ratio(model, phase, lib='randflow'):
+    def ratio(model, phase):
         peer, best = fastest_peer(recs, model, phase)
         mine = med([r['samples_per_s'] for r in cells_of(recs, kind='speed', model=model, lib=lib, phase=phase, status='ok')])
         return (None, peer, best, mine) if best is None or mine is None else (mine / best, peer, best, mine)
     for model, phase, need in [('2d', 'train', 2.0), ('glow', 'train', 1.3), ('2d', 'density', 1.0), ('2d', 'sample', 1.0),
                                ('glow', 'density', 1.0), ('glow', 'sample', 1.0)]:
-        r, peer, best, mine = ratio(model, phase, lib)
+        r, peer, best, mine = ratio(model, phase)
         if r is None: out.append(f'- {model} {phase}: not measured'); continue
         rr = per_round_ratio(recs, lib, model, phase, rounds)
         ok = '✔' if r >= need else '✘'
         out.append(f"- {ok} **{model} {phase}**: {lib} {mine:,.0f} samples/s vs fastest peer {peer} {best:,.0f} → "
                    f"**{r:.2f}×** (per round {min(rr):.2f}–{max(rr):.2f}×; needed ≥ {need}×)")
-    mem = {lib: med([r.get('rss_delta_mib') for r in cells_of(recs, kind='speed', model='glow', lib=lib, phase='train', status='ok')])
-           for lib in [lib, *PEERS]}
+    mem = {l: med([r.get('rss_delta_mib') for r in cells_of(recs, kind='speed', model='glow', lib=l, phase='train', status='ok')])
+           for l in [lib, *PEERS]}
     peers = {k: v for k, v in mem.items() if k in PEERS and v is not None}
     if mem[lib] is not None and peers:
         low = min(peers, key=peers.get)
