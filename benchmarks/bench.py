@@ -135,7 +135,9 @@ def _randflow(model, optimizer, compile=True):
     def roundtrip(x):
         z, _ = flow(x)
         return flow.transform.inverse(z)
-    d = dict(module=flow, params=[p for p in flow.parameters() if p.requires_grad], log_prob=flow.log_prob,
+    # randflow's CPU runtime setting, as `randflow.training.fit` applies it: glibc keeps freed tensor memory for reuse
+    d_alloc = rc.tune_cpu_allocator() if hasattr(rc, 'tune_cpu_allocator') else False
+    d = dict(module=flow, params=[p for p in flow.parameters() if p.requires_grad], log_prob=flow.log_prob, allocator_tuned=d_alloc,
              sample=flow.sample, roundtrip=roundtrip, no_grad=torch.inference_mode)
     if optimizer == 'randflow':
         if not hasattr(rt, 'make_optimizer'): raise NotAvailable('randflow.training.make_optimizer is missing')
@@ -273,8 +275,14 @@ UNAVAILABLE = {('zuko', 'glow'): 'zuko has no image/multi-scale flows (zuko issu
 
 def adapt_survae(model): raise NotAvailable(UNAVAILABLE[('survae', model)])
 
+def adapt_FrEIA_tuned(model):
+    "Control row: FrEIA unchanged, in a process with randflow's allocator setting (what part of a gap is the allocator)."
+    import randflow.core as rc
+    return dict(adapt_FrEIA(model), allocator_tuned=rc.tune_cpu_allocator())
+
 ADAPTERS = {'randflow': adapt_randflow, 'randflow-eager': adapt_randflow_eager, 'randflow-adam': adapt_randflow_adam, 'normflows': adapt_normflows,
-            'nflows': adapt_nflows, 'zuko': adapt_zuko, 'FrEIA': adapt_FrEIA, 'pyro': adapt_pyro, 'survae': adapt_survae}
+            'nflows': adapt_nflows, 'zuko': adapt_zuko, 'FrEIA': adapt_FrEIA, 'pyro': adapt_pyro, 'survae': adapt_survae,
+            'FrEIA-tuned': adapt_FrEIA_tuned}
 
 def build(lib:str, # a name from `ADAPTERS`
           model:str, # '2d' or 'glow'
@@ -299,7 +307,7 @@ def version_of(lib:str)->str:
         except OSError: commit = ''
         dirty = subprocess.run(['git', '-C', str(ROOT), 'status', '--porcelain', '--untracked-files=no'], capture_output=True, text=True).stdout.strip()
         return f"{randflow.__version__}@{commit}{'+dirty' if dirty else ''}"
-    dist = {'pyro': 'pyro-ppl', 'FrEIA': 'FrEIA'}.get(lib, lib)
+    dist = {'pyro': 'pyro-ppl', 'FrEIA': 'FrEIA', 'FrEIA-tuned': 'FrEIA'}.get(lib, lib)
     try: return metadata.version(dist)
     except metadata.PackageNotFoundError: return 'not installed'
 
@@ -380,6 +388,7 @@ def run_speed(a)->dict:
     B = BATCH[a.model]
     x = moons(B, seed=a.seed) if a.model == '2d' else glow_batch(B, seed=a.seed)
     rec['params'] = sum(p.numel() for p in m['params'])
+    rec['allocator_tuned'] = bool(m.get('allocator_tuned', False))
     with torch.no_grad(): lp0 = m['log_prob'](x.clone())   # data-dependent initialisation (ActNorm), outside timing
     rec['init_logprob_finite'] = bool(torch.isfinite(lp0).all())
     if a.phase != 'train': m['module'].eval()

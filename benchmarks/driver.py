@@ -23,8 +23,9 @@ BENCH = HERE / 'bench.py'
 # the peers, pinned to the versions that shared/research/peers.md describes; torch first, from the local wheel
 PEER_REQUIREMENTS = ['normflows==1.7.3', 'nflows==0.14', 'zuko==1.6.0', 'FrEIA==0.2', 'pyro-ppl==1.9.2', 'tqdm']
 TORCH = 'torch==2.14.1'
-LIBS = ['randflow', 'randflow-eager', 'randflow-adam', 'normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae']
+LIBS = ['randflow', 'randflow-eager', 'randflow-adam', 'normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae', 'FrEIA-tuned']
 PEERS = ['normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae']
+CONTROLS = {'FrEIA-tuned': 'FrEIA'}   # a peer unchanged, run with randflow's allocator setting; never a 'fastest peer'
 MODELS = ['2d', 'glow']
 PHASES = ['train', 'density', 'sample']
 IWK = [1, 10, 100, 1000]
@@ -115,7 +116,7 @@ def run_grid(out, # open JSON-lines file
                  for l in rotate(a.libs, rnd) if not (l == 'randflow-adam' and ph != 'train')]
         if not a.skip_quality:
             cells += [('quality', ['quality', '--lib', l, '--round', rnd, '--budget-s', a.budget_s])
-                      for l in rotate(a.libs, rnd) if l not in ('randflow-adam', 'randflow-eager')]
+                      for l in rotate(a.libs, rnd) if l not in ('randflow-adam', 'randflow-eager', *CONTROLS)]
         for i, (kind, args) in enumerate(cells):
             for attempt in range(1 + a.retries):
                 waited = wait_quiet(a.max_wait_s)
@@ -274,7 +275,7 @@ def speed_table(recs, model, rounds):
         err_note = f" ({len(errs)} error: {errs[0]['reason'][:120]})" if errs else ''
         rt_init = max([r['roundtrip_init'] for r in ok if r.get('roundtrip_init') is not None], default=None)
         rt_tr = max([r['roundtrip_trained'] for r in ok if r.get('roundtrip_trained') is not None], default=None)
-        rows.append(f"| {lib}{' (peer)' if lib in PEERS else ''} | {ok[0].get('version', '-')} | {ok[0].get('params', 0):,} | "
+        rows.append(f"| {lib}{' (peer)' if lib in PEERS else ' (control)' if lib in CONTROLS else ''} | {ok[0].get('version', '-')} | {ok[0].get('params', 0):,} | "
                     f"{' | '.join(thr)} | {' / '.join(ratio)} | {' / '.join(mem)} | {fmt_sci(rt_init)} / {fmt_sci(rt_tr)}{err_note} |")
     return '\n'.join(rows)
 
@@ -308,6 +309,26 @@ def target_lines(recs, rounds, lib='randflow'):
         out.append(f"- {'✔' if worst < 1e-5 else '✘'} **float32 round trip** ({lib}, both models, at initialisation and "
                    f"after the timed training steps): max {worst:.1e} (needed < 1e-5)")
     return '\n'.join(out)
+
+def allocator_lines(recs, rounds):
+    "What the allocator setting alone does: each control row against its unchanged peer, and randflow-eager against both."
+    out = []
+    for ctl, peer in CONTROLS.items():
+        for model in MODELS:
+            for ph in PHASES:
+                c = med([r['samples_per_s'] for r in cells_of(recs, kind='speed', model=model, lib=ctl, phase=ph, status='ok')])
+                b = med([r['samples_per_s'] for r in cells_of(recs, kind='speed', model=model, lib=peer, phase=ph, status='ok')])
+                e = med([r['samples_per_s'] for r in cells_of(recs, kind='speed', model=model, lib='randflow-eager', phase=ph, status='ok')])
+                if c is None or b is None: continue
+                mc = med([r.get('rss_delta_mib') for r in cells_of(recs, kind='speed', model=model, lib=ctl, phase=ph, status='ok')])
+                mb = med([r.get('rss_delta_mib') for r in cells_of(recs, kind='speed', model=model, lib=peer, phase=ph, status='ok')])
+                out.append(f"| {model} | {ph} | {b:,.0f} | {c:,.0f} | {c / b:.2f}× | "
+                           f"{'-' if e is None else f'{e / b:.2f}× / {e / c:.2f}×'} | "
+                           f"{'-' if mb is None else f'{mb:.1f}'} / {'-' if mc is None else f'{mc:.1f}'} |")
+    if not out: return '_no control cells in this run._'
+    ctl, peer = next(iter(CONTROLS.items()))
+    return '\n'.join([f'| model | phase | {peer} samples/s | {ctl} samples/s | {ctl} / {peer} | randflow-eager / {peer} and / {ctl} | '
+                      f'peak RSS delta MiB {peer} / {ctl} |', '|---|---|---|---|---|---|---|', *out])
 
 def compile_lines(recs):
     "Warm-up time and warm-up peak memory of the compiled randflow cells (the one-time cost of `torch.compile`)."
@@ -444,7 +465,11 @@ def report(path:Path, # raw records
           "(torch's fused Adam). The row **randflow** runs the training loss, `log_prob` and `sample` through "
           '`randflow.core.compiled` (`torch.compile`, inductor with its C++ wrapper), compiled during the warm-up; '
           '**randflow-eager** is the same model and optimizer without compilation; **randflow-adam** is the compiled model '
-          "trained with the peers' plain `torch.optim.Adam`, to show what the optimizer alone contributes.",
+          "trained with the peers' plain `torch.optim.Adam`, to show what the optimizer alone contributes. Every randflow row "
+          'runs with `randflow.core.tune_cpu_allocator()` applied, as `randflow.training.fit` does on CPU: glibc keeps freed '
+          'tensor memory for reuse instead of returning it to the OS; the peers run with the default allocator. The control '
+          'row **FrEIA-tuned** is FrEIA unchanged in a process with the same allocator setting, so that the table below '
+          'separates what the allocator gives from what randflow\'s layers give; it is never counted as a peer.',
           '- Each (model, library, phase) runs in a fresh process with `torch.set_num_threads(2)` and '
           'OMP/MKL_NUM_THREADS=2, seed 0, a fresh clone of the batch every iteration; warm-up of at least 5 iterations and 1 s '
           '(it also runs ActNorm\'s data-dependent initialisation); then 100 (2-D: 5 × 20) or 15 (Glow: 5 × 3) iterations '
@@ -474,6 +499,9 @@ def report(path:Path, # raw records
           '- **Channels-last convolutions** in the Glow conditioner (`GlowCNN`), several times faster on CPU for these '
           'small channel counts, and in-place ReLUs (less allocation, fewer page faults).',
           "- **Fused Adam** (`randflow.training.make_optimizer`) and `torch.inference_mode()` for density and sampling.",
+          '- **The CPU allocator** (`randflow.core.tune_cpu_allocator`, applied by `randflow.training.fit` on CPU): glibc '
+          "malloc's mmap and trim thresholds raised to 64 and 256 MiB, so a step's megabyte-sized activations reuse memory "
+          'freed by the previous step instead of faulting in fresh pages (thousands of page faults per Glow step otherwise).',
           '- The mathematics is unchanged: the same parameter counts as the peers (2-D) and float32 round trips below 1e-5 '
           '(the table), with float64 round-trip and log-determinant-versus-autograd-Jacobian tests in `nbs/01_bijections.ipynb`.',
           '',
@@ -482,6 +510,9 @@ def report(path:Path, # raw records
           target_lines(recs, rounds) if speed else '_no speed cells in this run._', '',
           'Eager (row randflow-eager):', '',
           target_lines(recs, rounds, 'randflow-eager') if speed else '_no speed cells in this run._', '',
+          'What the allocator setting alone gives (medians over rounds; a ratio above 1 for the control is the share of '
+          "randflow's lead that any library would get from the same setting):", '',
+          allocator_lines(speed, rounds) if speed else '_no speed cells in this run._', '',
           '## Compilation (one-time cost, in the warm-up)', '',
           "Inductor keeps compiled graphs in an on-disk cache that later processes reuse, so a cell compiles from scratch "
           "only when no earlier process on the machine compiled the same graph; warm-up times therefore depend on what ran "

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['seed_everything', 'check_positive', 'check_choice', 'sum_except_batch', 'block_log_softmax', 'block_argmax',
            'block_one_hot', 'MLP', 'randomize_', 'Layer', 'Compose', 'replaying', 'StandardNormal', 'DiagGaussian',
-           'GaussianMixture', 'grid_integral', 'Flow', 'compiled', 'bits_per_dim']
+           'GaussianMixture', 'grid_integral', 'Flow', 'compiled', 'tune_cpu_allocator', 'bits_per_dim']
 
 # %% ../nbs/00_core.ipynb #39927e53
 import math, random, os, contextlib
@@ -87,7 +87,17 @@ class MLP(nn.Module):
         layers.append(nn.Linear(dims[-1], n_out))
         if zero_init: nn.init.zeros_(layers[-1].weight); nn.init.zeros_(layers[-1].bias)
         self.net = nn.Sequential(*layers)
-    def forward(self, x): return self.net(x)
+    def forward(self, x):
+        if torch.compiler.is_compiling(): return self._traced(x)
+        return self.net(x)
+    def _traced(self, x):
+        "The same net for `torch.compile`: a 1-input or 1-2-output layer as broadcast/reduction, which inductor fuses."
+        for l in self.net:
+            if not isinstance(l, nn.Linear): x = l(x)
+            elif l.in_features == 1: x = x * l.weight.t() + l.bias                       # outer product: no GEMM call
+            elif l.out_features <= 2: x = (x.unsqueeze(-2) * l.weight).sum(-1) + l.bias  # a dot per output
+            else: x = l(x)
+        return x
 
 # %% ../nbs/00_core.ipynb #4d72eca8
 @torch.no_grad()
@@ -299,6 +309,24 @@ def compiled(fn, # a function of tensors: `flow.log_prob`, `flow.sample`, a loss
     "`fn` under `torch.compile` (inductor): the same function, the flow's small operations fused into generated kernels."
     if not callable(fn): raise ValueError(f"fn must be callable, got {fn!r}")
     return torch.compile(fn, dynamic=dynamic, options={'cpp_wrapper': bool(cpp_wrapper)})
+
+# %% ../nbs/00_core.ipynb #7eb9e260
+import ctypes, resource, sys
+
+# %% ../nbs/00_core.ipynb #8bfd44de
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3   # glibc mallopt parameters (malloc.h)
+
+def tune_cpu_allocator(mmap_threshold_mib:int=64, # blocks of at least this size are mmap'ed and unmapped when freed
+                       trim_threshold_mib:int|None=None, # free heap kept before trimming; None = 4 x mmap_threshold_mib
+                      )->bool: # True when glibc took both settings
+    "Let glibc's malloc keep freed tensor memory for reuse: fewer page faults per CPU training step."
+    check_positive('mmap_threshold_mib', mmap_threshold_mib)
+    trim = 4 * mmap_threshold_mib if trim_threshold_mib is None else trim_threshold_mib
+    check_positive('trim_threshold_mib', trim)
+    if not sys.platform.startswith('linux'): return False
+    try: mallopt = ctypes.CDLL('libc.so.6').mallopt
+    except (OSError, AttributeError): return False   # not glibc (musl, ...)
+    return bool(mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold_mib) << 20)) and bool(mallopt(_M_TRIM_THRESHOLD, int(trim) << 20))
 
 # %% ../nbs/00_core.ipynb #feda5fca
 def bits_per_dim(log_prob:torch.Tensor, # `[batch]` log-densities in nats on the data scale
