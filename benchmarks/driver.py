@@ -488,7 +488,10 @@ def report(path:Path, # raw records
           '- **`torch.compile`** (row randflow; `randflow.core.compiled`): inductor fuses the many small elementwise '
           'operations of a flow step (and of its backward pass) into generated C++ loops, and its C++ wrapper drops the '
           'Python interpreter between kernels; the matrix products and convolutions stay with BLAS/oneDNN. Under '
-          'compilation the hand-fused 2-D coupling below traces its plain operations instead.',
+          'compilation the hand-fused 2-D coupling below traces its plain operations instead, and a `core.MLP` traces a '
+          'layer with one input (1→128) as a broadcast product and a layer with at most two outputs (128→2) as a dot per '
+          'output, which inductor fuses with the neighbouring ReLU and bias instead of calling BLAS for a tiny matrix '
+          'product (same function; tested against eager in `nbs/00_core.ipynb`).',
           '- **Split couplings** (`AffineCoupling(..., split=True)`): the conditioner sees only the untouched half and '
           'returns parameters only for the transformed half (1→128→128→2 in 2-D, c/2→64→64→c in Glow), so the affine map '
           'and its log-determinant are computed once, on the transformed half; the masked form computes them everywhere.',
