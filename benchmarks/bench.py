@@ -136,8 +136,8 @@ def _randflow(model, optimizer, compile=True):
         z, _ = flow(x)
         return flow.transform.inverse(z)
     # randflow's CPU runtime setting, as `randflow.training.fit` applies it: glibc keeps freed tensor memory for reuse
-    d_alloc = rc.tune_cpu_allocator() if hasattr(rc, 'tune_cpu_allocator') else False
-    d = dict(module=flow, params=[p for p in flow.parameters() if p.requires_grad], log_prob=flow.log_prob, allocator_tuned=d_alloc,
+    tuned = rc.tune_cpu_allocator() if hasattr(rc, 'tune_cpu_allocator') else False
+    d = dict(module=flow, params=[p for p in flow.parameters() if p.requires_grad], log_prob=flow.log_prob, allocator_tuned=tuned,
              sample=flow.sample, roundtrip=roundtrip, no_grad=torch.inference_mode)
     if optimizer == 'randflow':
         if not hasattr(rt, 'make_optimizer'): raise NotAvailable('randflow.training.make_optimizer is missing')

@@ -312,19 +312,18 @@ def target_lines(recs, rounds, lib='randflow'):
 
 def allocator_lines(recs, rounds):
     "What the allocator setting alone does: each control row against its unchanged peer, and randflow-eager against both."
+    def m(lib, model, ph, key='samples_per_s'):
+        return med([r.get(key) for r in cells_of(recs, kind='speed', model=model, lib=lib, phase=ph, status='ok')])
+    def mib(v): return '-' if v is None else f'{v:.1f}'
     out = []
     for ctl, peer in CONTROLS.items():
         for model in MODELS:
             for ph in PHASES:
-                c = med([r['samples_per_s'] for r in cells_of(recs, kind='speed', model=model, lib=ctl, phase=ph, status='ok')])
-                b = med([r['samples_per_s'] for r in cells_of(recs, kind='speed', model=model, lib=peer, phase=ph, status='ok')])
-                e = med([r['samples_per_s'] for r in cells_of(recs, kind='speed', model=model, lib='randflow-eager', phase=ph, status='ok')])
+                c, b, e = m(ctl, model, ph), m(peer, model, ph), m('randflow-eager', model, ph)
                 if c is None or b is None: continue
-                mc = med([r.get('rss_delta_mib') for r in cells_of(recs, kind='speed', model=model, lib=ctl, phase=ph, status='ok')])
-                mb = med([r.get('rss_delta_mib') for r in cells_of(recs, kind='speed', model=model, lib=peer, phase=ph, status='ok')])
                 out.append(f"| {model} | {ph} | {b:,.0f} | {c:,.0f} | {c / b:.2f}× | "
                            f"{'-' if e is None else f'{e / b:.2f}× / {e / c:.2f}×'} | "
-                           f"{'-' if mb is None else f'{mb:.1f}'} / {'-' if mc is None else f'{mc:.1f}'} |")
+                           f"{mib(m(peer, model, ph, 'rss_delta_mib'))} / {mib(m(ctl, model, ph, 'rss_delta_mib'))} |")
     if not out: return '_no control cells in this run._'
     ctl, peer = next(iter(CONTROLS.items()))
     return '\n'.join([f'| model | phase | {peer} samples/s | {ctl} samples/s | {ctl} / {peer} | randflow-eager / {peer} and / {ctl} | '

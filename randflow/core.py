@@ -311,7 +311,7 @@ def compiled(fn, # a function of tensors: `flow.log_prob`, `flow.sample`, a loss
     return torch.compile(fn, dynamic=dynamic, options={'cpp_wrapper': bool(cpp_wrapper)})
 
 # %% ../nbs/00_core.ipynb #7eb9e260
-import ctypes, resource, sys
+import ctypes, sys
 
 # %% ../nbs/00_core.ipynb #8bfd44de
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3   # glibc mallopt parameters (malloc.h)
