@@ -128,6 +128,11 @@ def randflow_glow():
     layers = [rb.Squeeze(), *steps(4, 14, 14), rb.FactorOut(inner, (4, 14, 14))]
     return rc.Flow(layers, rc.StandardNormal((784,)), event_shape=GLOW_SHAPE)
 
+def _flat_kw(rt):
+    "`flat=True` for `make_optimizer` where this checkout has it (flat parameters, as `fit` trains by default)."
+    import inspect
+    return dict(flat=True) if 'flat' in inspect.signature(rt.make_optimizer).parameters else {}
+
 def _randflow(model, optimizer, compile=True):
     import torch
     import randflow.core as rc, randflow.training as rt
@@ -141,7 +146,8 @@ def _randflow(model, optimizer, compile=True):
              sample=flow.sample, roundtrip=roundtrip, no_grad=torch.inference_mode)
     if optimizer == 'randflow':
         if not hasattr(rt, 'make_optimizer'): raise NotAvailable('randflow.training.make_optimizer is missing')
-        d['make_opt'] = lambda ps: rt.make_optimizer('adam', ps, lr=1e-3)
+        # as `randflow.training.fit` trains: fused Adam over one flat parameter (TrainConfig.flat_params), where supported
+        d['make_opt'] = lambda ps: rt.make_optimizer('adam', ps, lr=1e-3, **_flat_kw(rt))
     if compile:   # the training loss, log_prob and sample under torch.compile (randflow.core.compiled); compiled in the warm-up
         if not hasattr(rc, 'compiled'): raise NotAvailable('randflow.core.compiled is missing in this checkout')
         d.update(loss=rc.compiled(lambda x: -flow.log_prob(x).mean()), density=rc.compiled(flow.log_prob),
@@ -479,7 +485,7 @@ def run_randomness(a)->dict:
     cfg = rt.TrainConfig(**(rm.train_settings(a.method) if hasattr(rm, 'train_settings') else {}))
     with torch.no_grad(): flow.elbo(x)   # data-dependent initialisation
     if a.phase == 'train':
-        opt = rt.make_optimizer('adam', params, lr=1e-3) if hasattr(rt, 'make_optimizer') else torch.optim.Adam(params, lr=1e-3)
+        opt = rt.make_optimizer('adam', params, lr=1e-3, **_flat_kw(rt)) if hasattr(rt, 'make_optimizer') else torch.optim.Adam(params, lr=1e-3)
         def fn():
             loss, _ = rt.objective(flow, x.clone(), cfg)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
@@ -519,12 +525,16 @@ def run_list_methods(a)->dict:
 def machine()->dict:
     "CPU model, core count, torch version and thread settings of this machine."
     torch = set_threads(THREADS)
-    cpu = platform.processor()
+    cpu, flags = platform.processor(), set()
     try:
         for line in open('/proc/cpuinfo'):
-            if line.startswith('model name'): cpu = line.split(':', 1)[1].strip(); break
+            if line.startswith('model name') and cpu == platform.processor(): cpu = line.split(':', 1)[1].strip()
+            if line.startswith('flags'): flags = set(line.split(':', 1)[1].split()); break
     except OSError: pass
-    return dict(kind='machine', cpu=cpu, cores=os.cpu_count(), python=platform.python_version(), torch=torch.__version__,
+    # the vector instruction set decides how fast GEMMs and generated kernels run (AVX2 against AVX-512: up to 2x)
+    isa = [f for f in ('avx2', 'fma', 'avx512f', 'avx512_bf16', 'avx512_vnni', 'amx_tile') if f in flags]
+    cap = getattr(getattr(torch.backends, 'cpu', None), 'get_cpu_capability', lambda: None)()
+    return dict(kind='machine', cpu=cpu, cpu_isa=isa, torch_cpu_capability=cap, cores=os.cpu_count(), python=platform.python_version(), torch=torch.__version__,
                 torch_threads=torch.get_num_threads(), omp=os.environ.get('OMP_NUM_THREADS'), mkl=os.environ.get('MKL_NUM_THREADS'),
                 platform=platform.platform(), loadavg=loadavg(), mem_gib=os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)
 

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'OBJECTIVES', 'ESTIMATORS', 'DEVICES', 'DTYPES', 'TrainConfig', 'lr_at', 'objective', 'EMA', 'evaluate',
-           'NonFiniteError', 'make_optimizer', 'fit', 'ddp_demo_main']
+           'flatten_parameters', 'NonFiniteError', 'make_optimizer', 'fit', 'ddp_demo_main']
 
 # %% ../nbs/05_training.ipynb #a9466e3f
 import os, sys, math, json, time, random, argparse, warnings, contextlib, dataclasses
@@ -53,6 +53,7 @@ class TrainConfig:
     log_every:int=1 # write a step record (log.jsonl, history, progress bar) every N steps
     dtype:str='float32' # 'float32' | 'float64' for parameters and data
     cpu_allocator:bool=True # on CPU, keep freed tensor memory for reuse (`core.tune_cpu_allocator`): fewer page faults per step
+    flat_params:bool=True # one flat parameter for the optimizer (`make_optimizer(flat=True)`; single process only)
 
     def __post_init__(self):
         check_choice('optimizer', self.optimizer, OPTIMIZERS)
@@ -60,7 +61,8 @@ class TrainConfig:
         check_choice('estimator', self.estimator, ESTIMATORS)
         check_choice('device', self.device, DEVICES)
         check_choice('dtype', self.dtype, DTYPES)
-        if not isinstance(self.cpu_allocator, bool): raise ValueError(f"cpu_allocator must be True or False, got {self.cpu_allocator!r}")
+        for k in ('cpu_allocator', 'flat_params'):
+            if not isinstance(getattr(self, k), bool): raise ValueError(f"{k} must be True or False, got {getattr(self, k)!r}")
         for n in ('lr', 'batch_size', 'max_steps', 'n_train_samples', 'eval_K', 'eval_batch_size', 'max_nonfinite', 'log_every'):
             check_positive(n, getattr(self, n))
         for n in ('max_seconds', 'grad_clip', 'patience'):
@@ -327,6 +329,51 @@ def _prep(x, transform, device, dtype):
     if transform is not None: x = transform(x)
     return x.to(dtype) if (not x.is_floating_point() or x.dtype != dtype) else x
 
+# %% ../nbs/05_training.ipynb #f1a7e0c2
+def flatten_parameters(params, # parameters of one dtype and device (e.g. a model's trainable ones)
+                      )->tuple: # (flat `nn.Parameter` with every value and gradient, list of the `.grad` views)
+    "Make `params` views of one flat parameter and their `.grad`s views of its gradient; values are unchanged."
+    params = list(params)
+    if not params: raise ValueError("flatten_parameters needs at least one parameter, got none")
+    kinds = sorted({f'{p.dtype}/{p.device}' for p in params})
+    if len(kinds) > 1: raise ValueError(f"flatten_parameters needs parameters of one dtype and device, got {kinds}")
+    if len({id(p) for p in params}) < len(params): raise ValueError("flatten_parameters got the same parameter twice")
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+    grad = torch.cat([(p.grad.detach() if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+    views, o = [], 0
+    for p in params:
+        n = p.numel()
+        p.data, p.grad = flat[o:o + n].view_as(p), grad[o:o + n].view_as(p)
+        views.append(p.grad); o += n
+    out = nn.Parameter(flat)
+    out.grad = grad
+    return out, views
+
+
+# %% ../nbs/05_training.ipynb #f1a7e0c3
+class _FlatGrad:
+    "Optimizer mixin: it updates one flat parameter whose gradient every model parameter's `.grad` is a view of."
+    def _bind(self, params, views): self._params, self._views = params, views
+    def _regather(self):
+        "Gradients that are no longer the views (set to None, or replaced) are copied back into the flat gradient."
+        for p, v in zip(self._params, self._views):
+            if p.grad is not v:
+                if p.grad is None: v.zero_()
+                else: v.copy_(p.grad)
+                p.grad = v
+    def zero_grad(self, set_to_none:bool=True):
+        "Zero the flat gradient in place: the views stay (`set_to_none` is accepted and ignored)."
+        for p, v in zip(self._params, self._views):
+            if p.grad is not v: p.grad = v
+        self.param_groups[0]['params'][0].grad.zero_()
+    def step(self, closure=None):
+        self._regather()
+        return super().step(closure)
+
+_FLAT = {n: type(f'Flat{c.__name__}', (_FlatGrad, c), {'__doc__': f'{c.__name__} over one flat parameter (see `flatten_parameters`).'})
+         for n, c in dict(adam=torch.optim.Adam, adamw=torch.optim.AdamW, adamax=torch.optim.Adamax).items()}
+
+
 # %% ../nbs/05_training.ipynb #ca46d4e0
 class NonFiniteError(RuntimeError):
     "Raised when `max_nonfinite` consecutive training steps had a non-finite loss or gradient."
@@ -347,15 +394,24 @@ def make_optimizer(name:str, # 'adam' | 'adamw' | 'adamax'
                    params, # the parameters (an iterable of tensors)
                    lr:float=1e-3, # learning rate
                    weight_decay:float=0.0, # weight decay (L2 for adam/adamax, decoupled for adamw)
+                   flat:bool=False, # update one flat parameter that `params` become views of (`flatten_parameters`)
                   )->torch.optim.Optimizer:
     "The optimizer `name` with torch's fused or multi-tensor update: the same algorithm, far fewer kernel launches."
     check_choice('optimizer', name, OPTIMIZERS)
     check_positive('lr', lr)
     params = list(params)
     cls = dict(adam=torch.optim.Adam, adamw=torch.optim.AdamW, adamax=torch.optim.Adamax)[name]
-    return cls(params, lr=lr, weight_decay=weight_decay, **_fast_kernel(name, params))
+    if not flat: return cls(params, lr=lr, weight_decay=weight_decay, **_fast_kernel(name, params))
+    p, views = flatten_parameters(params)
+    opt = _FLAT[name]([p], lr=lr, weight_decay=weight_decay, **_fast_kernel(name, [p]))
+    opt._bind(params, views)
+    return opt
 
-def _make_optimizer(cfg, params): return make_optimizer(cfg.optimizer, params, lr_at(cfg, 0), cfg.weight_decay)
+def _flattenable(params): return len(params) > 0 and len({(p.dtype, p.device) for p in params}) == 1
+
+def _make_optimizer(cfg, params, world=1):
+    flat = cfg.flat_params and world == 1 and _flattenable(params)   # DDP keeps its own gradient buckets
+    return make_optimizer(cfg.optimizer, params, lr_at(cfg, 0), cfg.weight_decay, flat=flat)
 
 def _read_log(path, upto):
     "Records of an existing log.jsonl with step <= `upto` (a killed run may have logged past its checkpoint)."
@@ -402,7 +458,7 @@ def fit(flow:Flow, # the flow to train (any `core.Flow`, exact or random); train
         seed_everything(cfg.seed + rank)
         flow.to(device=device, dtype=dtype).train()
         batches = _batches(train, cfg, rank, world)
-        opt = _make_optimizer(cfg, [p for p in flow.parameters() if p.requires_grad])
+        opt = _make_optimizer(cfg, [p for p in flow.parameters() if p.requires_grad], world)
         ema = EMA(flow, cfg.ema) if cfg.ema else None
         st = dict(step=0, skipped=0, run=0, seconds=0.0, best=-math.inf, best_step=None, bad_evals=0, stopped='max_steps')
         ckpt = torch.load(paths['ckpt'], map_location='cpu', weights_only=False) if (out_dir and resume and os.path.exists(paths['ckpt'])) else None
