@@ -409,9 +409,17 @@ def make_optimizer(name:str, # 'adam' | 'adamw' | 'adamax'
 
 def _flattenable(params): return len(params) > 0 and len({(p.dtype, p.device) for p in params}) == 1
 
-def _make_optimizer(cfg, params, world=1):
-    flat = cfg.flat_params and world == 1 and _flattenable(params)   # DDP keeps its own gradient buckets
+def _make_optimizer(cfg, params, world=1, flat=None):
+    "`fit`'s optimizer; `flat` None = `cfg.flat_params` (single process, one dtype and device: DDP keeps its own gradient buckets)."
+    flat = (cfg.flat_params if flat is None else flat) and world == 1 and _flattenable(params)
     return make_optimizer(cfg.optimizer, params, lr_at(cfg, 0), cfg.weight_decay, flat=flat)
+
+def _saved_flat(ckpt, n_params):
+    "Whether a checkpoint's optimizer state is flat (one tensor for `n_params` parameters); None = no checkpoint."
+    if ckpt is None: return None
+    groups = ckpt['optimizer']['param_groups']
+    if n_params > 1: return len(groups) == 1 and len(groups[0]['params']) == 1
+    return bool(ckpt.get('cfg', {}).get('flat_params', False))   # one parameter: the layout the run was configured with
 
 def _read_log(path, upto):
     "Records of an existing log.jsonl with step <= `upto` (a killed run may have logged past its checkpoint)."
@@ -458,10 +466,12 @@ def fit(flow:Flow, # the flow to train (any `core.Flow`, exact or random); train
         seed_everything(cfg.seed + rank)
         flow.to(device=device, dtype=dtype).train()
         batches = _batches(train, cfg, rank, world)
-        opt = _make_optimizer(cfg, [p for p in flow.parameters() if p.requires_grad], world)
+        ckpt = torch.load(paths['ckpt'], map_location='cpu', weights_only=False) if (out_dir and resume and os.path.exists(paths['ckpt'])) else None
+        trainable = [p for p in flow.parameters() if p.requires_grad]
+        # a resumed run keeps the optimizer layout its checkpoint was written with (flat or one tensor per parameter)
+        opt = _make_optimizer(cfg, trainable, world, _saved_flat(ckpt, len(trainable)))
         ema = EMA(flow, cfg.ema) if cfg.ema else None
         st = dict(step=0, skipped=0, run=0, seconds=0.0, best=-math.inf, best_step=None, bad_evals=0, stopped='max_steps')
-        ckpt = torch.load(paths['ckpt'], map_location='cpu', weights_only=False) if (out_dir and resume and os.path.exists(paths['ckpt'])) else None
         if ckpt is not None:
             flow.load_state_dict(ckpt['model']); opt.load_state_dict(ckpt['optimizer'])
             if ema is not None and ckpt.get('ema') is not None: ema.load_state_dict(ckpt['ema'])
