@@ -525,12 +525,13 @@ def run_list_methods(a)->dict:
 def machine()->dict:
     "CPU model, core count, torch version and thread settings of this machine."
     torch = set_threads(THREADS)
-    cpu, flags = platform.processor(), set()
+    info = {}   # the first processor's fields of /proc/cpuinfo
     try:
         for line in open('/proc/cpuinfo'):
-            if line.startswith('model name') and cpu == platform.processor(): cpu = line.split(':', 1)[1].strip()
-            if line.startswith('flags'): flags = set(line.split(':', 1)[1].split()); break
+            k, _, v = line.partition(':'); info.setdefault(k.strip(), v.strip())
+            if 'flags' in info: break
     except OSError: pass
+    cpu, flags = info.get('model name', platform.processor()), set(info.get('flags', '').split())
     # the vector instruction set decides how fast GEMMs and generated kernels run (AVX2 against AVX-512: up to 2x)
     isa = [f for f in ('avx2', 'fma', 'avx512f', 'avx512_bf16', 'avx512_vnni', 'amx_tile') if f in flags]
     cap = getattr(getattr(torch.backends, 'cpu', None), 'get_cpu_capability', lambda: None)()

@@ -370,8 +370,9 @@ class _FlatGrad:
         self._regather()
         return super().step(closure)
 
+_OPTIMIZER_CLASSES = dict(adam=torch.optim.Adam, adamw=torch.optim.AdamW, adamax=torch.optim.Adamax)
 _FLAT = {n: type(f'Flat{c.__name__}', (_FlatGrad, c), {'__doc__': f'{c.__name__} over one flat parameter (see `flatten_parameters`).'})
-         for n, c in dict(adam=torch.optim.Adam, adamw=torch.optim.AdamW, adamax=torch.optim.Adamax).items()}
+         for n, c in _OPTIMIZER_CLASSES.items()}
 
 
 # %% ../nbs/05_training.ipynb #ca46d4e0
@@ -400,8 +401,7 @@ def make_optimizer(name:str, # 'adam' | 'adamw' | 'adamax'
     check_choice('optimizer', name, OPTIMIZERS)
     check_positive('lr', lr)
     params = list(params)
-    cls = dict(adam=torch.optim.Adam, adamw=torch.optim.AdamW, adamax=torch.optim.Adamax)[name]
-    if not flat: return cls(params, lr=lr, weight_decay=weight_decay, **_fast_kernel(name, params))
+    if not flat: return _OPTIMIZER_CLASSES[name](params, lr=lr, weight_decay=weight_decay, **_fast_kernel(name, params))
     p, views = flatten_parameters(params)
     opt = _FLAT[name]([p], lr=lr, weight_decay=weight_decay, **_fast_kernel(name, [p]))
     opt._bind(params, views)
