@@ -152,6 +152,8 @@ def _randflow(model, optimizer, compile=True):
         if not hasattr(rc, 'compiled'): raise NotAvailable('randflow.core.compiled is missing in this checkout')
         d.update(loss=rc.compiled(lambda x: -flow.log_prob(x).mean()), density=rc.compiled(flow.log_prob),
                  sample=rc.compiled(flow.sample))
+        if optimizer == 'randflow' and hasattr(rt, 'AdamStep'):   # loss, gradient and Adam update as one compiled graph
+            d['make_step'] = lambda: rt.AdamStep(flow, lr=1e-3)
     return d
 
 def adapt_randflow(model): return _randflow(model, 'randflow')
@@ -326,6 +328,9 @@ def make_phase(m:dict, # adapter dict
     "A zero-argument callable doing one iteration of `phase`, returning a tensor to check (loss or output)."
     import torch
     n = x.shape[0]
+    if phase == 'train' and m.get('make_step'):   # a training-step object: step(x) trains on x, returns the loss
+        train_step = m['make_step']()
+        return lambda: train_step(x.clone())
     if phase == 'train':
         opt = m['make_opt'](m['params'])
         loss_fn = m.get('loss') or (lambda x: -m['log_prob'](x).mean())

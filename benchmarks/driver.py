@@ -467,11 +467,14 @@ def report(path:Path, # raw records
           'fixed rotation instead of the learned 1×1 conv, so fewer trainable parameters.',
           '- Phases: **train** = `-log_prob(x).mean()`, backward, Adam (lr 1e-3) step; **density** = `log_prob` without '
           'gradients; **sample** = one batch of samples without gradients. randflow evaluates and samples under '
-          '`torch.inference_mode()` (the peers under `torch.no_grad()`) and trains with `randflow.training.make_optimizer` '
-          "(torch's fused Adam over one flat parameter). The row **randflow** runs the training loss, `log_prob` and `sample` through "
-          '`randflow.core.compiled` (`torch.compile`, inductor with its C++ wrapper), compiled during the warm-up; '
-          '**randflow-eager** is the same model and optimizer without compilation; **randflow-adam** is the compiled model '
-          "trained with the peers' plain `torch.optim.Adam`, to show what the optimizer alone contributes. Every randflow row "
+          '`torch.inference_mode()` (the peers under `torch.no_grad()`); its eager rows train with `randflow.training.make_optimizer` '
+          "(torch's fused Adam over one flat parameter). The row **randflow** runs `log_prob` and `sample` through "
+          '`randflow.core.compiled` (`torch.compile`, inductor with its C++ wrapper) and trains with '
+          '`randflow.training.AdamStep`: the loss, its gradient and the Adam update as one compiled graph; both are '
+          'compiled during the warm-up. **randflow-eager** is the same model without compilation, trained with '
+          '`make_optimizer` as `randflow.training.fit` trains; **randflow-adam** is the compiled loss (forward and backward '
+          "graphs joined by autograd) trained with the peers' plain `torch.optim.Adam`, to show what the optimizer and the "
+          'one-graph step contribute. Every randflow row '
           'runs with `randflow.core.tune_cpu_allocator()` applied, as `randflow.training.fit` does on CPU: glibc keeps freed '
           'tensor memory for reuse instead of returning it to the OS; the peers run with the default allocator. The control '
           'row **FrEIA-tuned** is FrEIA unchanged in a process with the same allocator setting, so that the table below '
@@ -498,6 +501,12 @@ def report(path:Path, # raw records
           'layer with one input (1→128) as a broadcast product and a layer with at most two outputs (128→2) as a dot per '
           'output, which inductor fuses with the neighbouring ReLU and bias instead of calling BLAS for a tiny matrix '
           'product (same function; tested against eager in `nbs/00_core.ipynb`).',
+          '- **One compiled graph per training step** (row randflow; `randflow.training.AdamStep`): the flow\'s loss with '
+          'its parameters read from one flat tensor (`torch.func.functional_call`), the gradient by '
+          '`torch.func.grad_and_value` and `torch.optim.Adam`\'s update, traced together, so a step is one call into '
+          'generated code: no autograd engine between the forward and backward graphs, no per-parameter gradient '
+          'accumulation, no Python optimizer. After the first call per batch layout it skips torch.compile\'s guard '
+          'checks (the step checks the layout itself). Five steps agree with `torch.optim.Adam` (`nbs/05_training.ipynb`).',
           '- **Split couplings** (`AffineCoupling(..., split=True)`): the conditioner sees only the untouched half and '
           'returns parameters only for the transformed half (1→128→128→2 in 2-D, c/2→64→64→c in Glow), so the affine map '
           'and its log-determinant are computed once, on the transformed half; the masked form computes them everywhere.',

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'OBJECTIVES', 'ESTIMATORS', 'DEVICES', 'DTYPES', 'TrainConfig', 'lr_at', 'objective', 'EMA', 'evaluate',
-           'flatten_parameters', 'NonFiniteError', 'make_optimizer', 'fit', 'ddp_demo_main']
+           'flatten_parameters', 'NonFiniteError', 'make_optimizer', 'AdamStep', 'fit', 'ddp_demo_main']
 
 # %% ../nbs/05_training.ipynb #a9466e3f
 import os, sys, math, json, time, random, argparse, warnings, contextlib, dataclasses
@@ -12,6 +12,7 @@ from dataclasses import dataclass, asdict
 import numpy as np
 import torch
 from torch import nn
+from torch.func import functional_call, grad_and_value
 import torch.distributed as dist
 from tqdm.auto import tqdm
 from .core import *
@@ -431,6 +432,79 @@ def _read_log(path, upto):
             except json.JSONDecodeError: continue   # a line cut short by a kill
             if r.get('step', 0) <= upto: recs.append(r)
     return recs
+
+# %% ../nbs/05_training.ipynb #362c3c6c
+class _LossOf(nn.Module):
+    "`loss(flow, x)` as a module's forward, so that `torch.func.functional_call` can swap the flow's parameters."
+    def __init__(self, flow, loss): super().__init__(); self.flow, self.loss = flow, loss
+    def forward(self, x): return self.loss(self.flow, x)
+
+def _nll(flow, x): return -flow.log_prob(x).mean()
+
+class AdamStep:
+    "One Adam training step of `flow` as one compiled graph: the loss, its gradient and the update, no autograd engine."
+    def __init__(self, flow:nn.Module, # the flow (trainable parameters of one dtype and device); trained in place
+                 lr:float=1e-3, # learning rate
+                 betas:tuple=(0.9, 0.999), # Adam's decay rates of the first and second moments
+                 eps:float=1e-8, # Adam's epsilon
+                 weight_decay:float=0.0, # L2 weight decay, as `torch.optim.Adam`'s
+                 loss=None, # `loss(flow, x)` -> scalar to minimise; None = the mean negative log-likelihood
+                 compile:bool=True, # run the step under `core.compiled`; False = the same step with autograd (the reference)
+                 skip_guards:bool=True, # after the first call with a batch layout, skip torch.compile's guard checks for it
+                ):
+        check_positive('lr', lr); check_positive('eps', eps)
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"betas={betas!r} is not allowed; give two numbers in [0, 1)")
+        if weight_decay < 0: raise ValueError(f"weight_decay={weight_decay!r} is not allowed; it must be >= 0")
+        named = [(n, p) for n, p in flow.named_parameters() if p.requires_grad]
+        self.flow, self.module = flow, _LossOf(flow, loss or _nll)
+        self.names = ['flow.' + n for n, _ in named]
+        self.shapes, self.numels = [p.shape for _, p in named], [p.numel() for _, p in named]
+        flat, _ = flatten_parameters([p for _, p in named])   # the flow's parameters become views of one flat tensor
+        for _, p in named: p.grad = None                        # gradients come out of the graph, not through `.grad`
+        self.P = flat.data
+        self.m, self.v = torch.zeros_like(self.P), torch.zeros_like(self.P)
+        self.t = torch.zeros((), dtype=torch.float64, device=self.P.device)   # updates taken (skipped steps excluded)
+        self.lr, self.betas, self.eps, self.wd = float(lr), tuple(map(float, betas)), float(eps), float(weight_decay)
+        self.compile, self.skip_guards, self._seen = compile, skip_guards, set()
+        self._fn = compiled(self._step) if compile else self._step
+    def _loss_of(self, P, x):
+        "The loss with the flow's trainable parameters read from the flat tensor `P`."
+        ps = {n: t.view(s) for n, t, s in zip(self.names, torch.split(P, self.numels), self.shapes)}
+        return functional_call(self.module, ps, (x,))
+    def _grad(self, P, x):
+        "(gradient, loss): torch.func inside the compiled graph; autograd in the eager reference."
+        if torch.compiler.is_compiling(): return grad_and_value(self._loss_of)(P, x)
+        with torch.enable_grad():
+            leaf = P.detach().requires_grad_()
+            loss = self._loss_of(leaf, x)
+            return torch.autograd.grad(loss, leaf)[0], loss.detach()
+    def _step(self, P, m, v, t, x):
+        "`torch.optim.Adam`'s update of P, m, v, t in place; a step with a non-finite loss or gradient changes nothing."
+        g, loss = self._grad(P, x)
+        (b1, b2), lr = self.betas, self.lr
+        if self.wd: g = g + self.wd * P
+        ok = torch.isfinite(loss) & torch.isfinite(g).all()
+        t1 = t + 1
+        m1 = torch.lerp(m, g, 1 - b1)
+        v1 = v * b2 + (1 - b2) * g * g
+        step = (lr / (1 - b1 ** t1)).to(P.dtype)
+        denom = v1.sqrt() / (1 - b2 ** t1).sqrt().to(P.dtype) + self.eps
+        m.copy_(torch.where(ok, m1, m)); v.copy_(torch.where(ok, v1, v))
+        P.copy_(torch.where(ok, P - step * m1 / denom, P)); t.copy_(torch.where(ok, t1, t))
+        return loss
+    def __call__(self, x:torch.Tensor, # a training batch
+                )->torch.Tensor: # the batch's loss before the update (check `torch.isfinite`: a non-finite step is skipped)
+        "Train on one batch; the first call with a new batch layout compiles (and runs a data-dependent initialisation pass)."
+        key = (tuple(x.shape), tuple(x.stride()), x.dtype, x.device, self.flow.training)
+        if key in self._seen and self.compile and self.skip_guards:
+            with torch.compiler.set_stance('default', skip_guard_eval_unsafe=True): return self._fn(self.P, self.m, self.v, self.t, x)
+        if not self._seen:
+            with torch.no_grad(): self.flow.log_prob(x)   # data-dependent initialisation (ActNorm), as `fit` does first
+        out = self._fn(self.P, self.m, self.v, self.t, x)
+        self._seen.add(key)
+        return out
+
 
 # %% ../nbs/05_training.ipynb #0813fc4f
 def fit(flow:Flow, # the flow to train (any `core.Flow`, exact or random); trained in place
