@@ -144,6 +144,8 @@ def _randflow(model, optimizer, compile=True):
     tuned = rc.tune_cpu_allocator() if hasattr(rc, 'tune_cpu_allocator') else False
     d = dict(module=flow, params=[p for p in flow.parameters() if p.requires_grad], log_prob=flow.log_prob, allocator_tuned=tuned,
              sample=flow.sample, roundtrip=roundtrip, no_grad=torch.inference_mode)
+    # the float32 product kernels randflow timed and chose in this process: (M, N, K, a transposed, b transposed, bias, threads, oneDNN)
+    d['kernel_choices'] = lambda: [[*k, v] for k, v in getattr(rc, '_KERNEL_CHOICE', {}).items()]
     if optimizer == 'randflow':
         if not hasattr(rt, 'make_optimizer'): raise NotAvailable('randflow.training.make_optimizer is missing')
         # as `randflow.training.fit` trains: fused Adam over one flat parameter (TrainConfig.flat_params), where supported
@@ -415,6 +417,7 @@ def run_speed(a)->dict:
                rss_delta_mib=max(0.0, peak - rss_build), warmup_peak_rss_mib=time_iterations.warm_peak,
                warmup_rss_delta_mib=max(0.0, time_iterations.warm_peak - rss_build), peak_reset=time_iterations.peak_reset,
                loadavg=loadavg(), foreign_cpu=time_iterations.foreign)
+    if m.get('kernel_choices'): rec['kernel_choices'] = m['kernel_choices']()
     if a.phase == 'train':
         rec.update(first_loss=float(first), final_loss=float(last), final_loss_finite=bool(torch.isfinite(last)))
         m['module'].eval()

@@ -496,11 +496,18 @@ def report(path:Path, # raw records
           '## What randflow does on these models', '',
           '- **`torch.compile`** (row randflow; `randflow.core.compiled`): inductor fuses the many small elementwise '
           'operations of a flow step (and of its backward pass) into generated C++ loops, and its C++ wrapper drops the '
-          'Python interpreter between kernels; the matrix products and convolutions stay with BLAS/oneDNN. Under '
+          'Python interpreter between kernels; the convolutions stay with oneDNN. Under '
           'compilation the hand-fused 2-D coupling below traces its plain operations instead, and a `core.MLP` traces a '
           'layer with one input (1→128) as a broadcast product and a layer with at most two outputs (128→2) as a dot per '
           'output, which inductor fuses with the neighbouring ReLU and bias instead of calling BLAS for a tiny matrix '
           'product (same function; tested against eager in `nbs/00_core.ipynb`).',
+          '- **oneDNN for the hidden-layer products under compilation** (row randflow; `core.MLP`, `core.linear_kernel`): '
+          'each 128×128 layer is one autograd function whose forward product, input gradient and weight gradient each run '
+          'on oneDNN\'s float32 inner product or on BLAS (MKL), whichever was faster for that shape and layout when the '
+          'process first timed both; the chosen kernel is called directly from the compiled graph. On AMD hosts MKL takes '
+          'its AVX2 path, oneDNN uses AVX-512. Same precision; results agree with the eager net to float32 rounding '
+          '(tested in `nbs/00_core.ipynb`). The peers\' `nn.Linear` calls MKL. Each randflow cell records the choices it made '
+          '(`kernel_choices` in the raw records).',
           '- **One compiled graph per training step** (row randflow; `randflow.training.AdamStep`): the flow\'s loss with '
           'its parameters read from one flat tensor (`torch.func.functional_call`), the gradient by '
           '`torch.func.grad_and_value` and `torch.optim.Adam`\'s update, traced together, so a step is one call into '

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['check_bijection', 'ActNorm', 'Invertible1x1Conv', 'ResNetCNN', 'GlowCNN', 'mask_for', 'AffineCoupling',
-           'AdditiveCoupling', 'linear_kernel', 'rq_spline', 'RQSplineCoupling', 'Reverse', 'Permutation', 'Squeeze',
-           'Flatten', 'FactorOut', 'ElementwiseAffine', 'Logit', 'Dequantize', 'UniformBox']
+           'AdditiveCoupling', 'rq_spline', 'RQSplineCoupling', 'Reverse', 'Permutation', 'Squeeze', 'Flatten',
+           'FactorOut', 'ElementwiseAffine', 'Logit', 'Dequantize', 'UniformBox']
 
 # %% ../nbs/01_bijections.ipynb #6db6c6c6
 import math, os, time
@@ -14,6 +14,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import *
+from .core import _onednn_ok, _use_onednn, _mm_t, _linear, _KERNEL_CHOICE
 
 # %% ../nbs/01_bijections.ipynb #a060ffc1
 def _jacobian(f, x, vectorize=True):
@@ -338,63 +339,6 @@ class AdditiveCoupling(AffineCoupling):
         super().__init__(event_shape, mask, hidden, n_blocks, parity, additive=True, net=net, split=split)
 
 # %% ../nbs/01_bijections.ipynb #bc1f4b96
-def _onednn_ok()->bool:
-    "Whether oneDNN's float32 linear (`torch.ops.mkldnn._linear_pointwise`) is available and works here."
-    global _ONEDNN
-    if _ONEDNN is None:
-        try:
-            a, w = torch.randn(4, 3), torch.randn(2, 3)
-            _ONEDNN = torch.backends.mkldnn.is_available() and bool(torch.allclose(
-                torch.ops.mkldnn._linear_pointwise(a, w, None, 'none', [], ''), a @ w.T, atol=1e-5))
-        except Exception: _ONEDNN = False
-    return _ONEDNN
-_ONEDNN = None
-
-def _time_min(fn, reps=5):
-    "Fastest of `reps` timed calls of `fn` (after one warm-up call), seconds."
-    fn(); best = math.inf
-    for _ in range(reps):
-        t = time.perf_counter(); fn(); best = min(best, time.perf_counter() - t)
-    return best
-
-_KERNELS = ('auto', 'onednn', 'blas')
-_KERNEL_CHOICE = {}   # (M, N, K, b transposed, bias, threads) -> True when oneDNN was faster here
-
-def linear_kernel()->str:
-    "The float32 CPU kernel rule for fused couplings: env `RANDFLOW_LINEAR_KERNEL` = 'auto' (default), 'onednn' or 'blas'."
-    k = os.environ.get('RANDFLOW_LINEAR_KERNEL', 'auto')
-    if k not in _KERNELS: raise ValueError(f"RANDFLOW_LINEAR_KERNEL={k!r} is not allowed; choose one of {_KERNELS}")
-    return k
-
-def _use_onednn(x, M, N, K, b=None, bias=False):
-    "Whether a float32 CPU product of sizes M x K by K x N goes to oneDNN: under 'auto', whichever kernel was faster for this shape here."
-    if not (x.dtype == torch.float32 and x.device.type == 'cpu' and min(M, N, K) >= 16 and _onednn_ok()): return False
-    rule = linear_kernel()
-    if rule != 'auto': return rule == 'onednn'
-    transposed = b is not None and not b.is_contiguous()
-    key = (M, N, K, transposed, bias, torch.get_num_threads())
-    if key not in _KERNEL_CHOICE:   # time both once on random operands of the same shape and layout, keep the faster
-        with torch.no_grad():
-            a = torch.randn(M, K)
-            w = torch.randn(K, N).T if transposed else torch.randn(N, K)
-            c = torch.zeros(N) if bias else None
-            t_dnn = _time_min(lambda: torch.ops.mkldnn._linear_pointwise(a, w, c, 'none', [], ''))
-            t_blas = _time_min(lambda: torch.addmm(c, a, w.T) if bias else a @ w.T)
-        _KERNEL_CHOICE[key] = t_dnn < 0.95 * t_blas   # oneDNN only when clearly faster
-    return _KERNEL_CHOICE[key]
-
-def _mm_t(a, b):
-    "a @ b.T for 2-D tensors, with `_use_onednn`'s choice of kernel."
-    if _use_onednn(a, a.shape[0], b.shape[0], a.shape[1], b):
-        return torch.ops.mkldnn._linear_pointwise(a, b, None, 'none', [], '')
-    return a @ b.T
-
-def _linear(x, W, b):
-    "x @ W.T + b with `_use_onednn`'s choice of kernel (one input feature: an elementwise multiply-add)."
-    if W.shape[1] == 1: return torch.addcmul(b, x, W.T)
-    if _use_onednn(x, x.shape[0], W.shape[0], W.shape[1], W, True): return torch.ops.mkldnn._linear_pointwise(x, W, b, 'none', [], '')
-    return torch.addmm(b, x, W.T)
-
 def _halves(x, sizes, parity):
     "(untouched, transformed) parts of `x` along dim 1."
     a, b = torch.split(x, sizes, 1)
