@@ -279,8 +279,10 @@ def speed_table(recs, model, rounds):
                     f"{' | '.join(thr)} | {' / '.join(ratio)} | {' / '.join(mem)} | {fmt_sci(rt_init)} / {fmt_sci(rt_tr)}{err_note} |")
     return '\n'.join(rows)
 
-def target_lines(recs, rounds, lib='randflow'):
-    "The issue's targets for randflow configuration `lib` (a row of the tables, or a dict model -> row), checked against this run's medians."
+PER_MODEL = {'2d': 'randflow', 'glow': 'randflow-eager'}   # the per-model choice: compiled 2-D, eager Glow
+
+def target_results(recs, rounds, lib='randflow')->list:
+    "The issue's targets for randflow configuration `lib` (a row of the tables, or a dict model -> row), checked against this run's medians: (key, met or None, value, Markdown line) per target."
     libs = lib if isinstance(lib, dict) else {m: lib for m in MODELS}
     out = []
     def ratio(model, phase):
@@ -290,11 +292,12 @@ def target_lines(recs, rounds, lib='randflow'):
     for model, phase, need in [('2d', 'train', 2.0), ('glow', 'train', 1.3), ('2d', 'density', 1.0), ('2d', 'sample', 1.0),
                                ('glow', 'density', 1.0), ('glow', 'sample', 1.0)]:
         r, peer, best, mine = ratio(model, phase)
-        if r is None: out.append(f'- {model} {phase}: not measured'); continue
+        key = f'{model} {phase}'
+        if r is None: out.append((key, None, None, f'- {model} {phase}: not measured')); continue
         rr = per_round_ratio(recs, libs[model], model, phase, rounds)
         ok = '✔' if r >= need else '✘'
-        out.append(f"- {ok} **{model} {phase}**: {libs[model]} {mine:,.0f} samples/s vs fastest peer {peer} {best:,.0f} → "
-                   f"**{r:.2f}×** (per round {min(rr):.2f}–{max(rr):.2f}×; needed ≥ {need}×)")
+        out.append((key, r >= need, r, f"- {ok} **{model} {phase}**: {libs[model]} {mine:,.0f} samples/s vs fastest peer {peer} {best:,.0f} → "
+                   f"**{r:.2f}×** (per round {min(rr):.2f}–{max(rr):.2f}×; needed ≥ {need}×)"))
     lib = libs['glow']   # the memory target is the Glow's
     mem = {l: med([r.get('rss_delta_mib') for r in cells_of(recs, kind='speed', model='glow', lib=l, phase='train', status='ok')])
            for l in [lib, *PEERS]}
@@ -302,17 +305,49 @@ def target_lines(recs, rounds, lib='randflow'):
     if mem[lib] is not None and peers:
         low = min(peers, key=peers.get)
         ok = '✔' if mem[lib] <= peers[low] else '✘'
-        out.append(f"- {ok} **glow train peak RSS delta**: {lib} {mem[lib]:.1f} MiB vs lowest peer {low} "
-                   f"{peers[low]:.1f} MiB (needed ≤)")
+        out.append(('glow train memory', mem[lib] <= peers[low], (mem[lib], peers[low]),
+                    f"- {ok} **glow train peak RSS delta**: {lib} {mem[lib]:.1f} MiB vs lowest peer {low} "
+                    f"{peers[low]:.1f} MiB (needed ≤)"))
     cells = [r for m in MODELS for r in cells_of(recs, kind='speed', model=m, lib=libs[m], status='ok')]
     rts = [r['roundtrip_trained'] for r in cells if r.get('roundtrip_trained') is not None]
     rti = [r['roundtrip_init'] for r in cells if r.get('roundtrip_init') is not None]
     if rts or rti:
         worst = max(rts + rti)
         names = ', '.join(dict.fromkeys(libs[m] for m in MODELS))
-        out.append(f"- {'✔' if worst < 1e-5 else '✘'} **float32 round trip** ({names}, both models, at initialisation and "
-                   f"after the timed training steps): max {worst:.1e} (needed < 1e-5)")
-    return '\n'.join(out)
+        out.append(('round trip', worst < 1e-5, worst, f"- {'✔' if worst < 1e-5 else '✘'} **float32 round trip** ({names}, both models, "
+                    f"at initialisation and after the timed training steps): max {worst:.1e} (needed < 1e-5)"))
+    return out
+
+def target_lines(recs, rounds, lib='randflow'):
+    "The Markdown lines of `target_results`."
+    return '\n'.join(line for *_, line in target_results(recs, rounds, lib))
+
+TARGET_KEYS = ['2d train', 'glow train', '2d density', '2d sample', 'glow density', 'glow sample', 'glow train memory', 'round trip']
+
+def history_table(current:Path)->str:
+    "One row per full run in the folder of `current` (oldest first): where it ran, which code, and the per-model targets."
+    rows = ['| run | randflow version | vector instructions | 2-D train (compiled) | Glow train (eager) | Glow train RSS MiB (eager / lowest peer) | '
+            'Glow train (compiled) | per-model targets met |', '|' + '---|' * 8]
+    for f in sorted(p for p in current.parent.glob('*.jsonl') if not p.stem.endswith('-smoke')):
+        recs_all = load(f)
+        recs = [r for r in final(recs_all) if r.get('kind') == 'speed']
+        mach = next((r for r in recs_all if r.get('kind') == 'machine'), {})
+        rounds = sorted({r['round'] for r in recs})
+        if not recs: continue
+        res = {k: (ok, v) for k, ok, v, _ in target_results(recs, rounds, PER_MODEL)}
+        comp = {k: (ok, v) for k, ok, v, _ in target_results(recs, rounds, 'randflow')}
+        def ratio(d, k): return '-' if d.get(k, (None, None))[0] is None else f"{'✔' if d[k][0] else '✘'} {d[k][1]:.2f}×"
+        mem = res.get('glow train memory')
+        mem_s = '-' if mem is None else f"{'✔' if mem[0] else '✘'} {mem[1][0]:.1f} / {mem[1][1]:.1f}"
+        met = [res.get(k, (None, None))[0] for k in TARGET_KEYS]
+        n_met = sum(1 for m in met if m)
+        isa = mach.get('cpu_isa')
+        isa_s = 'not recorded' if not isa else ('AVX-512' if 'avx512f' in isa else 'AVX2' if 'avx2' in isa else ', '.join(isa))
+        version = next((r.get('version') for r in recs if r.get('lib') == 'randflow' and r.get('version')), '-')
+        name = f'**{f.stem}** (this page)' if f == current else f.stem
+        rows.append(f"| {name} | {version} | {isa_s} | {ratio(res, '2d train')} | {ratio(res, 'glow train')} | {mem_s} | "
+                    f"{ratio(comp, 'glow train')} | {'all ' if n_met == len(TARGET_KEYS) else ''}{n_met} of {len(TARGET_KEYS)} |")
+    return '\n'.join(rows)
 
 def allocator_lines(recs, rounds):
     "What the allocator setting alone does: each control row against its unchanged peer, and randflow-eager against both."
@@ -542,7 +577,7 @@ def report(path:Path, # raw records
           '2-D flow, whose step is many small operations; for the Glow it keeps the compiler\'s state (tens of MiB, see '
           '"Compilation" below) resident, which the Glow training memory target does not absorb, and `randflow.training.fit` '
           'trains eagerly. This is a choice made per model, shown as such, not one configuration:', '',
-          target_lines(recs, rounds, {'2d': 'randflow', 'glow': 'randflow-eager'}) if speed else '_no speed cells in this run._', '',
+          target_lines(recs, rounds, PER_MODEL) if speed else '_no speed cells in this run._', '',
           'What the allocator setting alone gives (medians over rounds; a ratio above 1 for the control is the share of '
           "randflow's lead that any library would get from the same setting):", '',
           allocator_lines(speed, rounds) if speed else '_no speed cells in this run._', '',
@@ -558,6 +593,11 @@ def report(path:Path, # raw records
         if cells_of(speed, model=model):
             md += [f'## {title}', '', speed_table(speed, model, rounds), '']
     md += ['## Rounds', '', rounds_table(recs_all, rounds), '',
+           '## Every full run in this folder', '',
+           'The same per-model targets (row randflow for the 2-D RealNVP, row randflow-eager for the Glow) computed from each '
+           'raw-records file beside this one, oldest first, with the code version and the CPU it ran on. The ratios move '
+           'with the host: the peers\' Glow training speed differs between hosts of the same kind more than randflow\'s does.', '',
+           history_table(path), '',
            '## Equal-time quality (2-D RealNVP on 8gaussians)', '', quality_table(recs), '',
            '## Cost of randomness', '', randomness_section(recs_all, recs), '']
     out.write_text('\n'.join(md))
