@@ -595,8 +595,8 @@ def report(path:Path, # raw records
     md += ['## Rounds', '', rounds_table(recs_all, rounds), '',
            '## Every full run in this folder', '',
            'The same per-model targets (row randflow for the 2-D RealNVP, row randflow-eager for the Glow) computed from each '
-           'raw-records file beside this one, oldest first, with the code version and the CPU it ran on. The ratios move '
-           'with the host: the peers\' Glow training speed differs between hosts of the same kind more than randflow\'s does.', '',
+           'raw-records file beside this one, oldest first, with the code version and the CPU it ran on, so that this '
+           'run\'s verdict can be read against the spread between hosts and versions.', '',
            history_table(path), '',
            '## Equal-time quality (2-D RealNVP on 8gaussians)', '', quality_table(recs), '',
            '## Cost of randomness', '', randomness_section(recs_all, recs), '']
