@@ -280,6 +280,9 @@ def speed_table(recs, model, rounds):
     return '\n'.join(rows)
 
 PER_MODEL = {'2d': 'randflow', 'glow': 'randflow-eager'}   # the per-model choice: compiled 2-D, eager Glow
+# issue 8's throughput targets: (model, phase, needed ratio to the fastest peer)
+SPEED_TARGETS = [('2d', 'train', 2.0), ('glow', 'train', 1.3), ('2d', 'density', 1.0), ('2d', 'sample', 1.0),
+                 ('glow', 'density', 1.0), ('glow', 'sample', 1.0)]
 
 def target_results(recs, rounds, lib='randflow')->list:
     "The issue's targets for randflow configuration `lib` (a row of the tables, or a dict model -> row), checked against this run's medians: (key, met or None, value, Markdown line) per target."
@@ -289,8 +292,7 @@ def target_results(recs, rounds, lib='randflow')->list:
         peer, best = fastest_peer(recs, model, phase)
         mine = med([r['samples_per_s'] for r in cells_of(recs, kind='speed', model=model, lib=libs[model], phase=phase, status='ok')])
         return (None, peer, best, mine) if best is None or mine is None else (mine / best, peer, best, mine)
-    for model, phase, need in [('2d', 'train', 2.0), ('glow', 'train', 1.3), ('2d', 'density', 1.0), ('2d', 'sample', 1.0),
-                               ('glow', 'density', 1.0), ('glow', 'sample', 1.0)]:
+    for model, phase, need in SPEED_TARGETS:
         r, peer, best, mine = ratio(model, phase)
         key = f'{model} {phase}'
         if r is None: out.append((key, None, None, f'- {model} {phase}: not measured')); continue
@@ -322,7 +324,7 @@ def target_lines(recs, rounds, lib='randflow'):
     "The Markdown lines of `target_results`."
     return '\n'.join(line for *_, line in target_results(recs, rounds, lib))
 
-TARGET_KEYS = ['2d train', 'glow train', '2d density', '2d sample', 'glow density', 'glow sample', 'glow train memory', 'round trip']
+TARGET_KEYS = [f'{m} {ph}' for m, ph, _ in SPEED_TARGETS] + ['glow train memory', 'round trip']   # every key of `target_results`
 
 def history_table(current:Path)->str:
     "One row per full run in the folder of `current` (oldest first): where it ran, which code, and the per-model targets."
@@ -339,8 +341,7 @@ def history_table(current:Path)->str:
         def ratio(d, k): return '-' if d.get(k, (None, None))[0] is None else f"{'✔' if d[k][0] else '✘'} {d[k][1]:.2f}×"
         mem = res.get('glow train memory')
         mem_s = '-' if mem is None else f"{'✔' if mem[0] else '✘'} {mem[1][0]:.1f} / {mem[1][1]:.1f}"
-        met = [res.get(k, (None, None))[0] for k in TARGET_KEYS]
-        n_met = sum(1 for m in met if m)
+        n_met = sum(1 for k in TARGET_KEYS if res.get(k, (None,))[0])
         isa = mach.get('cpu_isa')
         isa_s = 'not recorded' if not isa else ('AVX-512' if 'avx512f' in isa else 'AVX2' if 'avx2' in isa else ', '.join(isa))
         version = next((r.get('version') for r in recs if r.get('lib') == 'randflow' and r.get('version')), '-')
