@@ -9,8 +9,8 @@ __all__ = ['SUBMODULES']
 # %% ../nbs/00a_package.ipynb #502c0165
 import importlib
 
-SUBMODULES = ('core', 'bijections', 'stochastic', 'lwta_conditioner', 'models', 'data', 'training', 'metrics',
-              'plots', 'experiments', 'cli')
+SUBMODULES = ('registry', 'core', 'bijections', 'stochastic', 'lwta_conditioner', 'surjections', 'models', 'data',
+              'training', 'metrics', 'plots', 'experiments', 'cli')
 
 def __getattr__(name:str): # a submodule name
     "Import a submodule of randflow on first attribute access (`rf.models`)."

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 import yaml
 import pandas as pd
 from tqdm import tqdm
+from . import registry
 
 # %% ../nbs/08_experiments.ipynb #d9fdb60d
 def check_choice(name:str, value, allowed):
@@ -45,10 +46,9 @@ def _resolve(path, root=None)->Path:
     return p if p.is_absolute() else (root or repo_root()) / p
 
 # %% ../nbs/08_experiments.ipynb #4e7443e9
-METHODS = ['realnvp', 'glow', 'nsf', 'flowgmm', 'cif', 'lwta-conditioner', 'lwta-mixture', 'lwta-fold']
-TOY_DATASETS = ['swissroll', 'circles', 'moons', '8gaussians', 'pinwheel', '2spirals', 'checkerboard', 'rings',
-                '2uniforms', '2lines', 'annulus', 'split-gaussian', '2marginals', 'twomodes']
-IMAGE_DATASETS = ['mnist', 'fashion-mnist', 'cifar10']
+METHODS = list(registry.METHODS)              # the names live in `randflow.registry` (no torch import)
+TOY_DATASETS = list(registry.TOY_DATASETS)
+IMAGE_DATASETS = list(registry.IMAGE_SHAPES)
 SIZES = ['tiny', 'small', 'base', 'large']
 
 def check_dataset(name:str)->str:

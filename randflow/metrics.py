@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['flow_device_dtype', 'evaluating', 'model_log_prob', 'bpd_from_ll', 'test_log_likelihood', 'grid2d', 'grid_mass',
-           'true_metrics', 'energy_distance', 'sample_distance', 'jacobian_sigma_max', 'lipschitz', 'twomode_tv_bound',
-           'log_density_cap', 'reconstruction_error', 'sample_grid']
+           'true_metrics', 'energy_distance', 'sample_distance', 'jacobian_sigma_max', 'lipschitz', 'lipschitz_search',
+           'twomode_tv_bound', 'log_density_cap', 'reconstruction_error', 'sample_grid']
 
 # %% ../nbs/06_metrics.ipynb #541d3582
 import math, contextlib
@@ -92,7 +92,7 @@ def test_log_likelihood(flow:torch.nn.Module, # a `core.Flow`, exact or random
                         bpd:bool=False, # also report bits/dim (`bpd`, `bpd_se`, and `elbo_bpd` for random flows)
                         seed:int|None=0, # RNG seed for the draws
                         chunk:int=65536, # at most this many flow evaluations at once
-                       )->dict: # plain floats: ll, ll_se, nll, n, K, exact (+ elbo, elbo_se, iw, iw_se, gap, gap_se; bpd...)
+                       )->dict: # plain floats: ll, ll_se, nll, n, K, exact (+ elbo, elbo_se, iw, iw_se, gap, gap_se, gap_median, gap_q90; bpd...)
     "Mean test log-likelihood with its standard error: exact, or ELBO / IW-K / gap for random flows."
     check_positive('K', K); check_positive('batch_size', batch_size)
     iws, els = [], []
@@ -107,7 +107,8 @@ def test_log_likelihood(flow:torch.nn.Module, # a `core.Flow`, exact or random
     res = dict(exact=bool(flow.exact), n=int(iw.numel()), K=1 if flow.exact else int(K), ll=ll, ll_se=ll_se, nll=-ll)
     if elbo:
         e, e_se = _mean_se(el); g, g_se = _mean_se(iw - el)
-        res.update(elbo=e, elbo_se=e_se, iw=ll, iw_se=ll_se, gap=g, gap_se=g_se)
+        q = torch.quantile(iw - el, torch.tensor([0.5, 0.9], dtype=torch.float64)).tolist()
+        res.update(elbo=e, elbo_se=e_se, iw=ll, iw_se=ll_se, gap=g, gap_se=g_se, gap_median=q[0], gap_q90=q[1])
     if bpd:
         D = flow.dim
         res.update(bpd=bpd_from_ll(ll, D), bpd_se=ll_se / (D * math.log(2)))
@@ -272,6 +273,34 @@ def lipschitz(flow:torch.nn.Module, # a `core.Flow`, exact or random
                 res[f'lip_{name}_jac'] = max(res[f'lip_{name}_jac'], s)
                 res[f'lip_{name}_pairs'] = max(res[f'lip_{name}_pairs'], _pair_ratio(fn, b, seed, n_dirs, rel_eps))
     return res
+
+# %% ../nbs/06_metrics.ipynb #ad1f349b
+def lipschitz_search(fn, # batch map `[B, D] -> [B, D']` with independent items (low D: full Jacobians)
+                     x:torch.Tensor, # `[B, D]` starting points
+                     steps:int=30, # gradient-ascent steps
+                     lr:float=0.05, # Adam step size, relative to the RMS size of the points
+                     seed:int|None=0, # every call of `fn` runs under this seed (random maps: the same draw)
+                    )->float: # the largest Jacobian spectral norm found
+    "Largest Jacobian singular value of `fn` found by gradient ascent from every starting point (a lower bound on Lip)."
+    check_positive('steps', steps); check_positive('lr', lr)
+    scale = float(x.detach().double().pow(2).mean().sqrt().clamp_min(1e-6))
+    x = x.detach().clone().requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=lr * scale)
+    best = 0.
+    def sigma(p):
+        with torch.random.fork_rng(devices=[p.device] if p.device.type == 'cuda' else [], enabled=seed is not None):
+            if seed is not None: torch.manual_seed(seed)
+            y = _flat(fn(p))
+        J = torch.stack([torch.autograd.grad(y[:, j].sum(), p, create_graph=True)[0].reshape(len(p), -1) for j in range(y.shape[1])], 1)
+        return torch.linalg.matrix_norm(J, ord=2)
+    with torch.enable_grad():
+        for _ in range(steps + 1):
+            s = sigma(x)
+            ok = torch.isfinite(s)
+            if ok.any(): best = max(best, float(s[ok].detach().max()))
+            if not s.requires_grad or not ok.any(): break    # a Jacobian that does not depend on x: nothing to climb
+            opt.zero_grad(); (-torch.log(s[ok].clamp_min(1e-300)).sum()).backward(); opt.step()
+    return best
 
 # %% ../nbs/06_metrics.ipynb #2acf743a
 def twomode_tv_bound(delta:float, # distance between the two modes' supports (>= 0)

@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['lwta_logits', 'lwta_log_probs', 'sample_winners', 'winner_log_prob', 'winners_one_hot', 'lwta_activation',
-           'hard_winners', 'all_configs', 'LWTAFold', 'jacobian_logdet', 'CIFAffine', 'LWTAMixture']
+           'hard_winners', 'all_configs', 'LWTAFold', 'jacobian_logdet', 'CIFAffine', 'LWTAMixture',
+           'enumerate_log_prob']
 
 # %% ../nbs/02_stochastic.ipynb #121885c6
 import math, itertools
@@ -140,10 +141,17 @@ class LWTAFold(_Shapes, Layer):
                  context:bool=True, # competition sees the whole output z (else only the block's own y)
                  seed:int=0, # seed of the random orthogonal initialisation of A (different partitions per layer)
                  image:bool=False, # inputs are `[B, C, H, W]` (a block = U channels at one pixel)
+                 init:str='data', # 'data': data-dependent init on the first training batch (`initialize`); 'uniform': gate starts uniform
+                 init_margin:float|None=0.02, # with init='data': shift c so that at most this fraction of the batch is outside each block's majority cell (None: leave c)
                 ):
         super().__init__()
         if not isinstance(U, int) or U < 2: raise ValueError(f"U must be an integer >= 2, got {U!r}")
-        check_positive('dim', dim); check_positive('hidden', hidden)
+        check_positive('dim', dim); check_positive('hidden', hidden); check_choice('init', init, ['data', 'uniform'])
+        if init_margin is not None and not (isinstance(init_margin, (int, float)) and 0 < init_margin < 0.5):
+            raise ValueError(f"init_margin must be a number in (0, 0.5) or None, got {init_margin!r}")
+        self.init_margin = init_margin
+        self.register_buffer('initialized', torch.tensor(init == 'uniform'))
+        self._ready = init == 'uniform'   # Python mirror of `initialized` (as ActNorm's)
         if dim % U: raise ValueError(f"dim={dim} must be a multiple of U={U}")
         self.dim, self.U, self.K, self.image, self.context = dim, U, dim // U, image, context
         g = torch.Generator().manual_seed(seed)
@@ -183,6 +191,22 @@ class LWTAFold(_Shapes, Layer):
     def winners(self, x:torch.Tensor)->torch.Tensor:
         "Hard-LWTA winners argmax(A v + c), long `[B, K]` or `[B, K, H, W]`."
         return hard_winners(self.responses(x))
+
+    @torch.no_grad()
+    def initialize(self, x:torch.Tensor):
+        "Data-dependent init from a batch: shift c so each block's majority cell holds all but `init_margin` of it, start the gate at its winner frequencies."
+        a = self.responses(x)
+        a = (a if not self.image else a.permute(0, 2, 3, 1, 4)).reshape(-1, self.K, self.U)      # [N, K, U]
+        if self.init_margin is not None:
+            maj = F.one_hot(a.argmax(-1), self.U).sum(0).argmax(-1)                                # [K] majority unit
+            is_maj = F.one_hot(maj, self.U).bool()[None]
+            gap = a[is_maj.expand_as(a)].reshape(-1, self.K) - a.masked_fill(is_maj, -math.inf).max(-1).values
+            shift = (-torch.quantile(gap, self.init_margin, dim=0)).clamp_min(0)                 # [K]
+            self.bias.add_(shift[:, None] * is_maj[0]); a = a + shift[None, :, None] * is_maj
+        counts = F.one_hot(a.argmax(-1), self.U).sum(0).to(a.dtype)                               # [K, U]
+        logf = torch.log((counts + 0.5) / (counts.sum(-1, keepdim=True) + 0.5 * self.U))
+        self.gate.net[-1].bias.view(-1).copy_(logf.reshape(-1))        # output channel k*U + u is block k's unit u
+        self.initialized.fill_(True); self._ready = True
 
     def _fold(self, x, k):
         xi = self._in(x)
@@ -225,9 +249,16 @@ class LWTAFold(_Shapes, Layer):
         return winner_log_prob(self.competition_logits(z), k).flatten(1).sum(-1)
 
     def forward(self, x):
+        if self.training and not self._ready:
+            if bool(self.initialized): self._ready = True
+            else: self.initialize(x)
         z, k, logdet = self._fold(x, None)
         z, self.last_index = self._out(z), self._idx_out(k)
         return z, logdet + self.log_p_index(z, self.last_index)
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._ready = False   # read the loaded `initialized` again at the next training forward
+        super()._load_from_state_dict(*args, **kwargs)
 
     def inverse(self, z):
         return self.inverse_given(z, self.inverse_index(lambda: sample_winners(self.competition_logits(z))))
@@ -248,14 +279,15 @@ class CIFAffine(_Shapes, Layer):
                  u_dim:int=1, # dimension of u (channels per pixel for images)
                  hidden:int=32, # width of the s/t, p and q networks
                  image:bool=False, # inputs are `[B, C, H, W]`
+                 zero_init:bool=False, # zero the output layers of s/t, p and q (u starts unused); False as in the CIF code
                 ):
         super().__init__()
         for n, v in dict(dim=dim, u_dim=u_dim, hidden=hidden).items(): check_positive(n, v)
         self.dim, self.u_dim, self.image = dim, u_dim, image
         k = 3 if image else 1
-        self.st = _Net(u_dim, 2 * dim, hidden, k, spatial=image)
-        self.q_net = _Net(dim, 2 * u_dim, hidden, k, spatial=image)
-        self.p_net = _Net(dim, 2 * u_dim, hidden, k, spatial=image)
+        self.st = _Net(u_dim, 2 * dim, hidden, k, spatial=image, zero_init=zero_init)
+        self.q_net = _Net(dim, 2 * u_dim, hidden, k, spatial=image, zero_init=zero_init)
+        self.p_net = _Net(dim, 2 * u_dim, hidden, k, spatial=image, zero_init=zero_init)
 
     def _st(self, u):
         s, t = self.st(self._in_u(u)).chunk(2, 1)
@@ -456,20 +488,51 @@ class LWTAMixture(_Shapes, Layer):
         log_n = (-0.5 * T['z'] ** 2 - 0.5 * math.log(2 * math.pi)).sum(3)
         return lpa + torch.logsumexp(T['log_pi'] + T['logdet'] + log_n, 2).flatten(1).sum(-1)
 
+    def enumerate_paths(self, x:torch.Tensor, # input
+                        max_configs:int=4096, # refuse larger enumerations
+                       )->tuple: # (z `[N, B, ...]`, log|det| + log pi(index | z) `[N, B]`) for every configuration
+        "The layer under every winner configuration of its blocks (for exact likelihoods by enumeration)."
+        T = self.terms(x)
+        B, K, U, m, H, W = T['z'].shape
+        n_blk = K * H * W
+        if U ** n_blk > max_configs:
+            raise ValueError(f"{U}**{n_blk} = {U ** n_blk} winner configurations exceed max_configs={max_configs}")
+        logc = T['logdet'] + T['log_pi']
+        zs, ws = [], []
+        for cfg in all_configs(n_blk, U).to(x.device):
+            idx = cfg.reshape(1, K, H, W).expand(B, -1, -1, -1)
+            zs.append(self._out(self._join(T['za'], self._take(T['z'], idx))))
+            ws.append(self._take(logc, idx).flatten(1).sum(-1))
+        return torch.stack(zs), torch.stack(ws)
+
     def enumerate_log_prob(self, x:torch.Tensor, # input
                            base_log_prob, # log-density of what is downstream
                            max_configs:int=4096, # refuse larger enumerations
                           )->torch.Tensor: # `[B]` exact log p(x)
-        "Exact marginal by enumerating every winner configuration (eq. (1) of lwta.md)."
-        T = self.terms(x)
-        n_blk = self.K * T['z'].shape[-1] * T['z'].shape[-2]
-        if self.U ** n_blk > max_configs:
-            raise ValueError(f"{self.U}**{n_blk} configurations exceed max_configs={max_configs}")
-        logc = T['logdet'] + T['log_pi']
-        B, K, U, m, H, W = T['z'].shape
-        out = []
-        for cfg in all_configs(n_blk, self.U).to(x.device):
-            idx = cfg.reshape(1, K, H, W).expand(B, -1, -1, -1)
-            z = self._out(self._join(T['za'], self._take(T['z'], idx)))
-            out.append(base_log_prob(z) + self._take(logc, idx).flatten(1).sum(-1))
-        return torch.logsumexp(torch.stack(out), 0)
+        "Exact marginal of this layer on a downstream density by enumerating every winner configuration."
+        z, lw = self.enumerate_paths(x, max_configs)
+        N, B = lw.shape
+        return torch.logsumexp(lw + base_log_prob(z.reshape(N * B, *z.shape[2:])).reshape(N, B), 0)
+
+# %% ../nbs/02_stochastic.ipynb #ce00cdae
+def _flat_layers(layer):
+    "The layers of a (nested) `Compose`, in order."
+    return [l for m in layer.layers for l in _flat_layers(m)] if isinstance(layer, Compose) else [layer]
+
+def enumerate_log_prob(flow:Flow, # a flow whose random layers all have `enumerate_paths` (discrete indices)
+                       x:torch.Tensor, # `[B, ...]` data
+                       max_paths:int=4096, # refuse to enumerate more winner paths than this
+                      )->torch.Tensor: # `[B]` exact log p(x)
+    "Exact log-density of a flow with discrete random layers, by enumerating every winner path."
+    check_positive('max_paths', max_paths)
+    B, z, lw, n = x.shape[0], x, x.new_zeros(x.shape[0]), 1
+    for l in _flat_layers(flow.transform):
+        if l.exact: z, d = l(z); lw = lw + d; continue
+        if not hasattr(l, 'enumerate_paths'):
+            raise ValueError(f"enumerate_log_prob: the random layer {type(l).__name__} has no enumerate_paths (a continuous index cannot be enumerated)")
+        zs, ws = l.enumerate_paths(z, max_configs=max_paths)
+        if n * zs.shape[0] > max_paths:
+            raise ValueError(f"enumerate_log_prob: {n * zs.shape[0]} winner paths exceed max_paths={max_paths}")
+        n *= zs.shape[0]
+        z, lw = zs.reshape(-1, *zs.shape[2:]), (lw[None] + ws).reshape(-1)
+    return torch.logsumexp((lw + flow.base.log_prob(z)).reshape(n, B), 0)
