@@ -22,14 +22,19 @@ METHODS = {
                       description='control for A: the same conditioner with deterministic hard-LWTA (argmax) activations'),
     'abs-surjection': dict(family='control', exact=True, train=_ELBO, description='control for C: SurVAE abs surjection (fixed axis-aligned fold) on the data side, then Glow steps'),
     'rad': dict(family='control', exact=True, train=_ELBO, description='control for C: a two-piece RAD fold at a point conditioned on the other half, then Glow steps'),
+    'lwta-pool': dict(family='lwta', exact=True, train=_ELBO, images_only=True,
+                      description='LWTA design C2: Glow levels joined by an LWTA pooling surjection (winner kept, gaps scored) instead of a factor-out'),
+    'maxpool': dict(family='control', exact=True, train=_ELBO, images_only=True,
+                    description='control for C2: Glow levels joined by SurVAE max-pooling over channel pairs instead of a factor-out'),
 }
 FAMILIES = ('baseline', 'random', 'lwta', 'control')
 
 def methods(family:str|None=None, # one of `FAMILIES`, or None for every method
+            images:bool|None=None, # False: only methods for vectors too; True: every method (images); None: every method
            )->list: # method names in registry order
-    "The registered method names, optionally of one family."
+    "The registered method names, optionally of one family, or only those that work on vectors."
     if family is not None and family not in FAMILIES: raise ValueError(f"family={family!r} is not allowed; choose one of {list(FAMILIES)}")
-    return [m for m, d in METHODS.items() if family is None or d['family'] == family]
+    return [m for m, d in METHODS.items() if (family is None or d['family'] == family) and (images is not False or not d.get('images_only'))]
 
 # %% ../nbs/00b_registry.ipynb #52f7277b
 TOY_DATASETS = ('swissroll', 'circles', 'moons', '8gaussians', 'pinwheel', '2spirals', 'checkerboard', 'rings',
