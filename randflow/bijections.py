@@ -663,6 +663,12 @@ class Dequantize(Layer):
         self.register_buffer('_ref', torch.zeros(()))   # follows the flow's dtype and device
     def forward(self, x):
         x = x.to(self._ref.dtype)
+        if not torch.compiler.is_compiling():
+            bad = (x != torch.floor(x)) | (x < 0) | (x >= self.levels)
+            if bool(bad.any()):
+                raise ValueError(f"Dequantize expects integer values in [0, {self.levels}) (raw pixels, e.g. uint8), got values in "
+                                 f"[{float(x.min()):.4g}, {float(x.max()):.4g}]{', not all integers' if bool((x != torch.floor(x)).any()) else ''}; "
+                                 f"images scaled to [0, 1] would give meaningless bits/dim: pass (x * 255).round() or the uint8 tensor")
         # x + u rounds up to x + 1 when u is within half a float spacing of 1 (often in float32: spacing 1.5e-5 at 200);
         # keep v in the cell [x, x + 1) so that floor(v) = x
         v = torch.minimum(x + torch.rand_like(x), torch.nextafter(x + 1, x))

@@ -86,12 +86,17 @@ def _report(a, preset):
 
 def _cmd_sweep(a):
     specs = load_preset(a.preset)
-    if a.match: specs = [s for s in specs if re.search(a.match, s.run_id)]
+    if a.workers is not None: check_positive('--workers', a.workers)
+    if a.threads is not None: check_positive('--threads', a.threads)
+    if a.match:
+        try: pat = re.compile(a.match)
+        except re.error as e: raise ValueError(f"--match {a.match!r} is not a valid regular expression: {e}") from None
+        specs = [s for s in specs if pat.search(s.run_id)]
     if not specs: print(f"no runs of {a.preset!r} match {a.match!r}", file=sys.stderr); return 2
     if a.dry_run:
         for rid, state in plan_sweep(specs, a.out).items(): print(f"{state:12s} {rid}")
         return 0
-    workers = a.workers or read_preset(a.preset).get('workers', 2)
+    workers = a.workers if a.workers is not None else read_preset(a.preset).get('workers', 2)
     summ = run_sweep(specs, a.template, a.out, workers=workers, kernel_name=a.kernel, threads_per_run=a.threads,
                      progress=not a.quiet, fail_fast=a.fail_fast, cell_timeout=a.cell_timeout)
     if a.quiet: print(format_summary(summ))

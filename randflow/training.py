@@ -80,6 +80,7 @@ class TrainConfig:
                   'eval_batch_size', 'checkpoint_every', 'max_nonfinite', 'log_every', 'seed'):
             if not isinstance(getattr(self, n), int): raise ValueError(f"{n} must be an integer, got {getattr(self, n)!r}")
         if self.patience is not None and not isinstance(self.patience, int): raise ValueError(f"patience must be an integer, got {self.patience!r}")
+        check_int('seed', self.seed, 0)
         if self.ema is not None and not (0 < self.ema < 1): raise ValueError(f"ema must be a decay in (0, 1) or None, got {self.ema!r}")
         if self.min_lr > self.lr: raise ValueError(f"min_lr={self.min_lr!r} must not exceed lr={self.lr!r}")
         if self.objective == 'iwae' and self.n_train_samples < 2:
@@ -240,6 +241,12 @@ class _LoaderBatches:
         return b
     def state_dict(self, step): return dict(kind='loader', epoch_state=self._epoch_state, epoch=step // self.nb, pos=step % self.nb)
     def load_state_dict(self, sd): self._epoch_state = sd.get('epoch_state')
+
+def _check_finite(data, what):
+    "Refuse a float tensor with NaN or Inf entries once, up front, naming the rows (they would poison ActNorm or skip batches)."
+    if not (isinstance(data, torch.Tensor) and data.is_floating_point()): return
+    bad = (~torch.isfinite(data.reshape(len(data), -1))).any(1).nonzero()[:, 0]
+    if len(bad): raise ValueError(f"{what} data has {len(bad)} row(s) with NaN or Inf, e.g. rows {bad[:5].tolist()}; remove or fix them")
 
 def _batches(data, cfg, rank, world):
     if isinstance(data, torch.Tensor): return _TensorBatches(data, cfg.batch_size, cfg.seed, rank, world)
@@ -552,6 +559,7 @@ def fit(flow:Flow, # the flow to train (any `core.Flow`, exact or random); train
     try:
         seed_everything(cfg.seed + rank)
         flow.to(device=device, dtype=dtype).train()
+        _check_finite(train, 'training'); _check_finite(valid, 'validation')
         batches = _batches(train, cfg, rank, world)
         ckpt = _load(paths['ckpt'], map_location='cpu') if (out_dir and resume and os.path.exists(paths['ckpt'])) else None
         trainable = [p for p in flow.parameters() if p.requires_grad]
