@@ -12,7 +12,8 @@ import importlib
 SUBMODULES = ('registry', 'core', 'bijections', 'stochastic', 'lwta_conditioner', 'surjections', 'models', 'data',
               'training', 'metrics', 'plots', 'experiments', 'cli')
 
-def __getattr__(name:str): # a submodule name
-    "Import a submodule of randflow on first attribute access (`rf.models`)."
+def __getattr__(name:str): # a submodule name (or `load_run`)
+    "Import a submodule of randflow on first attribute access (`rf.models`); `rf.load_run` is `experiments.load_run`."
     if name in SUBMODULES: return importlib.import_module(f'{__name__}.{name}')
+    if name == 'load_run': return importlib.import_module(f'{__name__}.experiments').load_run
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}; submodules: {list(SUBMODULES)}")

@@ -6,7 +6,7 @@
 __all__ = ['run_report', 'main']
 
 # %% ../nbs/09_cli.ipynb #e30ff0a1
-import argparse, re, sys, time
+import argparse, os, re, sys, time
 from pathlib import Path
 from .experiments import *
 from .experiments import _resolve
@@ -33,6 +33,7 @@ def run_report(runs_dir='reports/runs', # folder of run folders (relative to the
 # %% ../nbs/09_cli.ipynb #c0bc81d7
 def _parser()->argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='randflow', description='randflow: random normalizing flows, experiments and reports.')
+    p.add_argument('--root', default=None, help='the project (a randflow clone) to work in (default: $RANDFLOW_ROOT, else the clone around the current folder)')
     sub = p.add_subparsers(dest='cmd', required=True, metavar='COMMAND')
     s = sub.add_parser('sweep', help='run a preset sweep (skipping complete runs), then regenerate the report')
     s.add_argument('preset', help=f'preset name ({", ".join(available_presets())}) or path to a YAML file')
@@ -93,6 +94,7 @@ def _cmd_sweep(a):
         except re.error as e: raise ValueError(f"--match {a.match!r} is not a valid regular expression: {e}") from None
         specs = [s for s in specs if pat.search(s.run_id)]
     if not specs: print(f"no runs of {a.preset!r} match {a.match!r}", file=sys.stderr); return 2
+    print(f"project: {repo_root()}  runs: {_resolve(a.out)}", file=sys.stderr)
     if a.dry_run:
         for rid, state in plan_sweep(specs, a.out).items(): print(f"{state:12s} {rid}")
         return 0
@@ -114,6 +116,7 @@ def main(argv:list|None=None, # command-line arguments (default: `sys.argv[1:]`)
         from randflow.data import fetch_main  # imported only for this command
         return fetch_main(argv[1:])
     a = _parser().parse_args(argv)
+    if a.root is not None: os.environ['RANDFLOW_ROOT'] = str(Path(a.root).expanduser().resolve())   # the runs' processes inherit it
     try:
         if a.cmd == 'presets': return _cmd_presets(a)
         if a.cmd == 'status': return _cmd_status(a)

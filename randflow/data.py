@@ -288,13 +288,12 @@ def support_components(name:str, # a name from `toy_names()`, or 'twomodes-<delt
 # %% ../nbs/04_data.ipynb #e0819b71
 def data_root(root=None, # explicit root; overrides everything
              )->Path: # the data root directory (not created)
-    "The image data root: `root`, else `$RANDFLOW_DATA`, else `<repo>/data`, else `~/.randflow/data`."
+    "The image data root: `root`, else `$RANDFLOW_DATA`, else `<project>/data` (the project of `experiments.repo_root`), else `~/.randflow/data`."
     if root is not None: return Path(root).expanduser()
     if os.environ.get('RANDFLOW_DATA'): return Path(os.environ['RANDFLOW_DATA']).expanduser()
-    import randflow
-    repo = Path(randflow.__file__).resolve().parent.parent
-    if (repo / 'settings.ini').exists() or (repo / '.git').exists(): return repo / 'data'
-    return Path.home() / '.randflow' / 'data'
+    from randflow.experiments import repo_root
+    try: return repo_root() / 'data'
+    except FileNotFoundError: return Path.home() / '.randflow' / 'data'
 
 # %% ../nbs/04_data.ipynb #b520137b
 class DatasetError(ValueError):

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['check_choice', 'check_positive', 'check_int', 'METHODS', 'TOY_DATASETS', 'IMAGE_DATASETS', 'SIZES', 'PRESET_DIR',
            'repo_root', 'check_dataset', 'RunSpec', 'available_presets', 'preset_path', 'read_preset', 'load_preset',
-           'write_json_atomic', 'read_json', 'provenance', 'run_state', 'plan_sweep', 'template_parameters',
-           'run_sweep', 'format_summary', 'sweep_exit_code', 'gather']
+           'write_json_atomic', 'clean_leftovers', 'read_json', 'provenance', 'run_state', 'plan_sweep',
+           'template_parameters', 'run_sweep', 'format_summary', 'sweep_exit_code', 'gather', 'load_run']
 
 # %% ../nbs/08_experiments.ipynb #4fa5839a
 import contextlib, dataclasses, datetime, hashlib, importlib.util, json, os, platform, re, signal, socket, subprocess, sys, tempfile, threading, time, traceback
@@ -24,12 +24,18 @@ check_choice, check_positive, check_int = registry.check_choice, registry.check_
 # %% ../nbs/08_experiments.ipynb #d65b7230
 _PKG_DIR = Path(importlib.util.find_spec('randflow').origin).resolve().parent  # works in notebooks too (no __file__)
 
+def _is_root(d:Path)->bool: return (d / 'settings.ini').is_file() and 'lib_name = randflow' in (d / 'settings.ini').read_text()
+
 def repo_root()->Path: # the folder holding `settings.ini` with `lib_name = randflow`
-    "The repository root: above the installed (editable) package, else the first parent of the cwd that has it."
-    def ok(d): return (d / 'settings.ini').is_file() and 'lib_name = randflow' in (d / 'settings.ini').read_text()
-    for d in [_PKG_DIR.parent, Path.cwd().resolve(), *Path.cwd().resolve().parents]:
-        if ok(d): return d
-    raise FileNotFoundError("randflow repository root not found (no settings.ini with lib_name = randflow above the cwd)")
+    "The project: `$RANDFLOW_ROOT`, else the first folder from the cwd upwards holding randflow's settings.ini, else the installed package's clone."
+    env = os.environ.get('RANDFLOW_ROOT')
+    if env:
+        d = Path(env).expanduser().resolve()
+        if not _is_root(d): raise FileNotFoundError(f"RANDFLOW_ROOT={env!r} is not a randflow project (no settings.ini with lib_name = randflow there)")
+        return d
+    for d in [Path.cwd().resolve(), *Path.cwd().resolve().parents, _PKG_DIR.parent]:   # the clone you are in comes first
+        if _is_root(d): return d
+    raise FileNotFoundError("randflow project not found: no settings.ini with lib_name = randflow above the cwd; cd into a clone or set RANDFLOW_ROOT")
 
 def _resolve(path, root=None)->Path:
     "Absolute paths stay; relative ones are taken from the repository root (the kernels' cwd)."
@@ -152,13 +158,28 @@ def write_json_atomic(path, # destination file
                      )->Path:
     "Write `obj` as JSON to `path` atomically (temp file in the same folder + `os.replace`)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=f'.{os.getpid()}.tmp', dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())      # mkstemp makes 0600: keep results readable as any other file the user writes
     try:
         with os.fdopen(fd, 'w') as f: json.dump(obj, f, indent=1, default=str); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.remove(tmp)
     return path
+
+def _umask():
+    m = os.umask(0); os.umask(m); return m
+
+_TMP = re.compile(r'(?:\.tmp(\d+)$)|(?:\.(\d+)\.tmp$)')   # `<file>.tmp<pid>` (checkpoints) and `.<file>.<random>.<pid>.tmp` (JSON)
+
+def clean_leftovers(folder)->list: # the files removed
+    "Remove temporary files in `folder` left by a killed writer (the pid in their name is no longer alive)."
+    out = []
+    for p in Path(folder).glob('*tmp*'):
+        m = _TMP.search(p.name)
+        if m and p.is_file() and not _pid_alive(m.group(1) or m.group(2)):
+            p.unlink(missing_ok=True); out.append(p)
+    return out
 
 def read_json(path, default=None):
     "Read a JSON file, or return `default` when it is missing or unreadable."
@@ -204,7 +225,7 @@ def _execute(job:dict)->dict:
     prev = read_json(out / 'status.json', {}) or {}
     st = dict(run_id=job['run_id'], status='running', spec=job['spec'], parameters=job['parameters'],
               template=job['template'], kernel=job['kernel_name'], threads=job['threads'], start=_now(), end=None,
-              duration_s=None, attempt=prev.get('attempt', 0) + 1, pid=os.getpid(), error=None, **job['provenance'])
+              duration_s=None, attempt=prev.get('attempt', 0) + 1, pid=os.getpid(), pid_start=_proc_start(os.getpid()), error=None, **job['provenance'])
     write_json_atomic(out / 'status.json', st)
     if job['threads']:
         for v in _THREAD_VARS: os.environ[v] = str(job['threads'])
@@ -263,9 +284,16 @@ def _run_job(job:dict)->dict:
     return st
 
 # %% ../nbs/08_experiments.ipynb #cfa20cc0
-def _pid_alive(pid):
-    try: os.kill(int(pid), 0); return True
+def _proc_start(pid)->str|None:
+    "The start time of process `pid` (Linux: /proc/<pid>/stat field 22), or None: with the pid it names one process."
+    try: return Path(f'/proc/{int(pid)}/stat').read_text().rsplit(')', 1)[1].split()[19]
+    except (OSError, ValueError, TypeError, IndexError): return None
+
+def _pid_alive(pid, start=None):
+    "Whether process `pid` exists and, when its recorded `start` is given, is the same process (not a reused pid)."
+    try: os.kill(int(pid), 0)
     except (OSError, ValueError, TypeError): return False
+    return start is None or _proc_start(pid) in (None, start)
 
 def run_state(run_dir)->str:
     "'complete' | 'busy' | 'failed' | 'interrupted' | 'new' for a run folder."
@@ -273,7 +301,7 @@ def run_state(run_dir)->str:
     if not st: return 'new'
     if st.get('status') == 'complete' and (run_dir / 'metrics.json').is_file(): return 'complete'
     if st.get('status') == 'running':
-        return 'busy' if st.get('host') == socket.gethostname() and _pid_alive(st.get('pid')) else 'interrupted'
+        return 'busy' if st.get('host') == socket.gethostname() and _pid_alive(st.get('pid'), st.get('pid_start')) else 'interrupted'
     return 'failed' if st.get('status') == 'failed' else 'interrupted'
 
 def plan_sweep(specs:list, # `RunSpec`s
@@ -281,6 +309,8 @@ def plan_sweep(specs:list, # `RunSpec`s
               )->dict: # {run_id: state} (see `run_state`)
     "The state of every run of a sweep, without running anything."
     out_root = _resolve(out_root)
+    for s in specs:
+        if (out_root / s.run_id).is_dir(): clean_leftovers(out_root / s.run_id)
     return {s.run_id: run_state(out_root / s.run_id) for s in specs}
 
 # %% ../nbs/08_experiments.ipynb #73096aa8
@@ -423,3 +453,23 @@ def gather(out_root='reports/runs', # folder of run folders (relative to the rep
     df = pd.DataFrame(rows)
     df = df[[c for c in _BASE_COLS if c in df] + [c for c in df if c not in _BASE_COLS]]
     return df.sort_values(['group', 'dataset', 'method', 'seed'], kind='stable', na_position='last').reset_index(drop=True)
+
+# %% ../nbs/08_experiments.ipynb #e9a56c53
+def load_run(folder, # a run folder written by the training template (e.g. reports/runs/<run-id>)
+             which:str='tested', # 'tested' (the weights the test metrics are of), 'best' or 'final'
+            )->dict: # {'flow': the trained flow (eval mode), 'config': the run's parameters, 'metrics': metrics.json or None, 'weights': the file loaded}
+    "Rebuild a run's trained flow from its folder (architecture from its parameters, weights from best.pt/final.pt)."
+    import torch
+    from randflow import models
+    check_choice('which', which, ['tested', 'best', 'final'])
+    d = _resolve(folder)
+    st = read_json(d / 'status.json') or read_json(d / 'job.json')
+    params = (st or {}).get('parameters')
+    if not params: raise FileNotFoundError(f"{d} is not a run folder (no status.json or job.json with the run's parameters)")
+    best, final = d / 'best.pt', d / 'final.pt'
+    if which == 'tested': which = 'best' if params.get('eval_every') and best.exists() else 'final'
+    path = best if which == 'best' else final
+    if not path.exists(): raise FileNotFoundError(f"{path} not found: the run has not finished, or its weights were not kept (*.pt files are not committed)")
+    flow = models.build(params['method'], data=params['dataset'], size=params['size'], seed=params['seed'], **(params.get('model_options') or {}))
+    flow.load_state_dict(torch.load(path, map_location='cpu', weights_only=True)['model'])
+    return dict(flow=flow.eval(), config=params, metrics=read_json(d / 'metrics.json'), weights=str(path))

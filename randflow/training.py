@@ -554,7 +554,10 @@ def fit(flow:Flow, # the flow to train (any `core.Flow`, exact or random); train
     is_main = rank == 0
     paths = {k: os.path.join(out_dir, f'{k}.pt') for k in ('ckpt', 'best', 'final')} if out_dir else {}
     log_path = os.path.join(out_dir, 'log.jsonl') if out_dir else None
-    if out_dir and is_main: os.makedirs(out_dir, exist_ok=True)
+    if out_dir and is_main:
+        os.makedirs(out_dir, exist_ok=True)
+        from randflow.experiments import clean_leftovers
+        clean_leftovers(out_dir)          # temporary files of a killed earlier attempt
     pbar, logf = None, None
     try:
         seed_everything(cfg.seed + rank)
