@@ -64,6 +64,7 @@ class LWTALinear(nn.Module):
         return self._blocks(self.lin(x))
     def competition(self, x, h):
         "`[B, K, U, *spatial]` competition logits: (1/tau) times the gate's responses (or h itself when shared)."
+        if self.hard: x = x.detach()   # hard: the straight-through gradient of `choose` must reach the gate's parameters, never x
         g = h if self.logit_kind == 'shared' else self._blocks(self.gate(x))
         return g * self.log_beta.exp()
     def activate(self, h, xi):
@@ -71,8 +72,11 @@ class LWTALinear(nn.Module):
         return (xi * h).flatten(1, 2)
     def choose(self, logits, tau=None):
         "Winners from the logits: a draw (straight-through if `tau`), or the argmax when `hard`."
-        if self.hard: return block_one_hot(block_argmax(logits.detach(), 2), self.U, 2, logits.dtype)
-        return sample_winners(logits, tau)
+        if not self.hard: return sample_winners(logits, tau)
+        xi = block_one_hot(block_argmax(logits.detach(), 2), self.U, 2, logits.dtype)
+        if self.logit_kind == 'shared': return xi            # Srivastava et al.'s hard LWTA: h itself learns where it wins
+        soft = torch.softmax(logits, 2)                      # separate gate: value exactly the argmax (soft - soft = 0),
+        return xi + (soft - soft.detach())                   # gradient of the softmax (straight-through), else the gate never learns
     def forward(self, x, # input
                 xi=None, # given one-hot winners `[B, K, U, *spatial]`; None: choose them
                 shift=None, # added to the logits for the draw (a posterior's correction); None: the competition itself
@@ -113,7 +117,7 @@ class LWTAConditioner(nn.Module):
                  logits:str='separate', # competition logits: 'separate' (own map) or 'shared' (the responses), see `LWTALinear`
                  temperature='learned', # float tau > 0, or 'learned' (inverse temperature is a parameter)
                  temperature_init:float=0.1, # initial tau when learned
-                 hard:bool=False, # argmax winners (deterministic conditioner; no prior or posterior terms)
+                 hard:bool=False, # argmax winners (deterministic; log p(xi | x) is 0 for the argmax, -inf otherwise; no posterior)
                 ):
         super().__init__()
         check_choice('posterior', posterior, ['learned', 'prior'])
@@ -156,7 +160,11 @@ class LWTAConditioner(nn.Module):
         for i, layer in enumerate(self.layers):
             h = layer.responses(a)
             l = layer.competition(a, h)
-            if self.hard: xi_i = layer.choose(l) if xi is None else xi[:, i]
+            if self.hard:
+                if xi is None: xi_i = layer.choose(l)
+                else:   # deterministic competition: the argmax has probability 1, any other configuration 0
+                    xi_i, amax = xi[:, i], block_one_hot(block_argmax(l.detach(), 2), self.U, 2, l.dtype)
+                    lp = lp.masked_fill((xi_i.detach() != amax).flatten(1).any(1), -math.inf)
             else:
                 lq_logits = l if (delta is None or from_prior) else l + delta[:, i]
                 xi_i = sample_winners(lq_logits, tau) if xi is None else xi[:, i]
@@ -215,6 +223,7 @@ class LWTACoupling(Layer):
                                     temperature=temperature, temperature_init=temperature_init, hard=hard)
         self.proposal, self.hard = None, hard
         self.exact = hard                  # argmax winners: a deterministic map with an exact log-det
+        if hard: self.posterior = 'prior'  # nothing is drawn: ldj = -sum s
 
     def split(self, x):
         m = self.event_shape[0] // 2
@@ -283,7 +292,7 @@ class LWTACoupling(Layer):
     def enumerate_paths(self, x:torch.Tensor, # `[B, D]` points
                         max_configs:int=4096, # refuse larger enumerations
                        )->tuple: # (z `[N, B, D]`, log|det| + log p(xi | x_A) `[N, B]`) for every winner configuration
-        "The layer under every winner configuration (for `stochastic.enumerate_log_prob` on whole flows)."
+        "The layer under every winner configuration (for `stochastic.enumerate_log_prob`); hard: -inf but for the argmax."
         if self.spatial: raise ValueError("enumerate_paths: enumeration is only for vector (dense) conditioners, not images")
         n = self.cond.U ** (self.cond.n_layers * self.cond.K)
         if n > max_configs: raise ValueError(f"{n} winner configurations exceed max_configs={max_configs}")
