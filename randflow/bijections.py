@@ -656,6 +656,7 @@ class Logit(Layer):
 class Dequantize(Layer):
     "Uniform dequantization of integer data: v = x + u, u ~ U[0,1)^D (random layer, ldj = 0); inverse = floor."
     exact = False
+    discrete_inverse = True   # `inverse` draws a discrete index (or floors): no `Flow.rsample`
     def __init__(self, levels:int=256, # number of integer levels, data in {0..levels-1}
                 ):
         super().__init__()

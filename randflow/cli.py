@@ -96,6 +96,7 @@ def _cmd_sweep(a):
     if not specs: print(f"no runs of {a.preset!r} match {a.match!r}", file=sys.stderr); return 2
     print(f"project: {repo_root()}  runs: {_resolve(a.out)}", file=sys.stderr)
     if a.dry_run:
+        check_parameters(specs, _resolve(a.template))      # what the sweep would refuse, the dry run refuses too
         for rid, state in plan_sweep(specs, a.out).items(): print(f"{state:12s} {rid}")
         return 0
     workers = a.workers if a.workers is not None else read_preset(a.preset).get('workers', 2)

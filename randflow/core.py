@@ -232,6 +232,7 @@ class Layer(nn.Module):
     exact = True   # False for random layers whose `ldj` is a one-sample log-weight
     score = None   # random layers with discrete, non-reparameterised draws set log q(draw) here in `forward`
     last_index = None   # random layers keep the index (winners, u) drawn by their last `forward` here
+    discrete_inverse = False   # True where `inverse` draws a discrete index (not reparameterisable: no `Flow.rsample`)
     replay = False      # set by `replaying`: `inverse` reuses `last_index` instead of drawing a new index
     def forward(self, x): raise NotImplementedError
     def inverse(self, z): raise NotImplementedError
@@ -398,9 +399,16 @@ class Flow(nn.Module):
         s = self.transform.score
         return lw, (s.reshape(K, B) if s is not None else None)
 
+    @property
+    def batch_shape(self)->torch.Size: return torch.Size()   # one distribution (torch.distributions' terms)
+
     def log_prob(self, x, n_samples:int=1, chunk:int=65536):
-        "`[batch]` log-likelihood: exact for exact flows, else the IW estimate with `n_samples` draws."
+        "Log-likelihood of `x` `[*batch, *event_shape]` (any batch shape), exact for exact flows, else the IW estimate with `n_samples` draws."
         check_int('n_samples', n_samples, 1)
+        nb = x.dim() - len(self.event_shape)
+        if nb != 1:   # any batch shape, as torch.distributions: flatten it, evaluate, restore it
+            if nb < 0: self._check(x)
+            return self.log_prob(x.reshape(-1, *x.shape[nb:]), n_samples, chunk).reshape(x.shape[:nb])
         if self.exact: return self.log_weight(x)
         B, out, step = x.shape[0], [], max(1, chunk // max(1, x.shape[0]))
         for k0 in range(0, n_samples, step):
@@ -408,10 +416,24 @@ class Flow(nn.Module):
             out.append(self.log_weights(x, k)[0])
         return torch.logsumexp(torch.cat(out), 0) - math.log(n_samples)
 
-    def sample(self, n:int, temperature:float=1.0):
-        "`[n, *event_shape]` samples: base draw (std scaled by `temperature`), then every layer's inverse."
-        check_int('n', n, 1); check_positive('temperature', temperature)
-        return self.transform.inverse(self.base.sample(n, temperature))
+    def sample(self, sample_shape=(), # int n, or a shape (torch.distributions' `sample_shape`)
+               temperature:float=1.0, # the base's standard deviation is scaled by this
+              ):
+        "`[*sample_shape, *event_shape]` samples (`[n, ...]` for an int): base draw, then every layer's inverse."
+        shape = (sample_shape,) if isinstance(sample_shape, int) and not isinstance(sample_shape, bool) else tuple(sample_shape)
+        for s in shape: check_int('sample_shape entry', s, 1)
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (math.isfinite(temperature) and temperature >= 0):
+            raise ValueError(f"temperature must be a finite number >= 0 (0: the base's mode), got {temperature!r}")
+        n = math.prod(shape)
+        return self.transform.inverse(self.base.sample(n, temperature)).reshape(*shape, *self.event_shape)
+
+    def rsample(self, sample_shape=(), # int n, or a shape
+                temperature:float=1.0, # the base's standard deviation is scaled by this
+               ):
+        "Reparameterised samples (gradients reach the parameters); refused when a layer's inverse draws a discrete index."
+        discrete = sorted({type(l).__name__ for l in self.modules() if getattr(l, 'discrete_inverse', False)})
+        if discrete: raise ValueError(f"rsample: the inverse of {discrete} draws a discrete index, which is not reparameterisable; use sample()")
+        return self.sample(sample_shape, temperature)
 
     def bpd(self, x, n_samples:int=1):
         "Bits per dimension, -log p(x) / (D ln 2), on the scale the flow's data lives on."

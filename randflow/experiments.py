@@ -6,7 +6,8 @@
 __all__ = ['check_choice', 'check_positive', 'check_int', 'METHODS', 'TOY_DATASETS', 'IMAGE_DATASETS', 'SIZES', 'PRESET_DIR',
            'repo_root', 'check_dataset', 'RunSpec', 'available_presets', 'preset_path', 'read_preset', 'load_preset',
            'write_json_atomic', 'clean_leftovers', 'read_json', 'provenance', 'run_state', 'plan_sweep',
-           'template_parameters', 'run_sweep', 'format_summary', 'sweep_exit_code', 'gather', 'load_run']
+           'template_parameters', 'check_parameters', 'run_sweep', 'format_summary', 'sweep_exit_code', 'gather',
+           'load_run']
 
 # %% ../nbs/08_experiments.ipynb #4fa5839a
 import contextlib, dataclasses, datetime, hashlib, importlib.util, json, os, platform, re, signal, socket, subprocess, sys, tempfile, threading, time, traceback
@@ -323,6 +324,17 @@ def template_parameters(template)->set:
     import papermill as pm
     return set(pm.inspect_notebook(str(template)))
 
+def check_parameters(specs:list, # `RunSpec`s
+                     template, # the papermill template they run
+                    )->set: # the template's declared parameters
+    "Refuse runs whose parameters the template does not declare (papermill would ignore them silently)."
+    declared = template_parameters(template)
+    if 'out_dir' not in declared: raise ValueError(f"template {Path(template).name} must declare an `out_dir` parameter")
+    unknown = sorted({k for s in specs for k in s.parameters()} - declared)
+    if unknown: raise ValueError(f"parameters not declared in {Path(template).name}'s parameters cell: {unknown} "
+                              "(papermill reads one `name = value` per line; `a = b = 1` is not understood)")
+    return declared
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
     "In the main thread, SIGTERM (a plain `kill`) raises KeyboardInterrupt, so a killed sweep stops like Ctrl-C."
@@ -364,11 +376,7 @@ def run_sweep(specs:list, # `RunSpec`s to run (e.g. from `load_preset`)
     if not template.is_file(): raise FileNotFoundError(f"template notebook not found: {template}")
     check_positive('workers', workers)
     threads = threads_per_run or max(1, _n_cores() // workers)
-    declared = template_parameters(template)
-    if 'out_dir' not in declared: raise ValueError(f"template {template.name} must declare an `out_dir` parameter")
-    unknown = sorted({k for s in specs for k in s.parameters()} - declared)
-    if unknown: raise ValueError(f"parameters not declared in {template.name}'s parameters cell: {unknown} "
-                              "(papermill reads one `name = value` per line; `a = b = 1` is not understood)")
+    declared = check_parameters(specs, template)
     ids = [s.run_id for s in specs]
     if len(set(ids)) != len(ids): raise ValueError("run_sweep got the same run twice")
     t0, prov = time.time(), provenance(root)
@@ -378,7 +386,7 @@ def run_sweep(specs:list, # `RunSpec`s to run (e.g. from `load_preset`)
     jobs = [dict(run_id=s.run_id, spec=s.to_dict(), template=str(template), kernel_name=kernel_name, threads=threads,
                  out_dir=str(out_root / s.run_id), cwd=str(root), provenance=prov, cell_timeout=cell_timeout,
                  parameters={**s.parameters(), 'out_dir': str(out_root / s.run_id),
-                             **({'threads': threads} if 'threads' in declared else {})}) for s in todo]
+                             **{k: v for k, v in (('threads', threads), ('progress', False), ('show', False)) if k in declared}}) for s in todo]
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc='sweep', unit='run', disable=not progress, file=sys.stderr)
     stop = False
     def record(rid, f):

@@ -223,6 +223,7 @@ class LWTACoupling(Layer):
                                     temperature=temperature, temperature_init=temperature_init, hard=hard)
         self.proposal, self.hard = None, hard
         self.exact = hard                  # argmax winners: a deterministic map with an exact log-det
+        self.discrete_inverse = not hard   # a stochastic competition draws the winners when generating
         if hard: self.posterior = 'prior'  # nothing is drawn: ldj = -sum s
 
     def split(self, x):

@@ -309,7 +309,7 @@ def twomode_tv_bound(delta:float, # distance between the two modes' supports (>=
                     )->float: # lower bound on TV(target, model)
     "Separation bound: TV ≥ min{Φ(Φ⁻¹(p)+δ/L) − p, p − Φ(Φ⁻¹(p)−δ/L)}; Φ(δ/L) − 1/2 for p = 1/2."
     if not delta >= 0: raise ValueError(f"delta must be >= 0, got {delta!r}")
-    check_positive('L', L)
+    check_positive('L', L, finite=False)   # L = inf (no finite constant) gives the bound 0
     if not 0 < p < 1: raise ValueError(f"p must be in (0, 1), got {p!r}")
     N = NormalDist(); r = delta / L; a = N.inv_cdf(p)
     return float(max(0., min(N.cdf(a + r) - p, p - N.cdf(a - r))))

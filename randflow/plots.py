@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import matplotlib
 import matplotlib.pyplot as plt
-from .core import check_positive
+from .core import check_positive, check_choice
 
 # %% ../nbs/07_plots.ipynb #38514a73
 def _to_numpy(x): return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
@@ -50,12 +50,14 @@ def density_heatmap(ax:matplotlib.axes.Axes, # axes to draw into
                     cmap:str='viridis', # matplotlib colormap
                     log:bool=False, # show log-density (clipped at `vmin_log`) instead of density
                     vmin_log:float=-10., # lower clip of the log-density when `log=True`
+                    vmax:float|None=None, # top of the colour scale (default: the panel's maximum); share it to compare panels
                    )->np.ndarray: # the `[n, n]` densities that were drawn (or log-densities if `log`)
     "Draw a 2-D model density as an image on `ax`, axes off; returns the drawn values."
     lo, hi = _lims(lim)
     lp = np.asarray(log_prob_fn, dtype=np.float64) if isinstance(log_prob_fn, np.ndarray) else eval_grid(log_prob_fn, (lo, hi), n)
     img = np.maximum(np.nan_to_num(lp, nan=-np.inf), vmin_log) if log else np.exp(np.nan_to_num(lp, nan=-np.inf))
-    ax.imshow(img, origin='lower', extent=(lo, hi, lo, hi), cmap=cmap, interpolation='nearest', aspect='equal')
+    ax.imshow(img, origin='lower', extent=(lo, hi, lo, hi), cmap=cmap, interpolation='nearest', aspect='equal',
+              vmin=vmin_log if log else 0., vmax=vmax)
     ax.set_xticks([]); ax.set_yticks([])
     if title is not None: ax.set_title(title, fontsize=9)
     return img
@@ -68,26 +70,37 @@ def density_grid(rows:dict, # {row name: {column name: log_prob_fn or `[n, n]` l
                  cols:list|None=None, # column order (default: order of first appearance)
                  log:bool=False, # draw log-densities
                  data:dict|None=None, # optional {column: `[m, 2]` samples} drawn as a first row named 'data'
+                 colorbar:bool=True, # one colourbar per column: the panels of a column share its scale
                 )->plt.Figure:
-    "Methods × datasets panel of 2-D model densities (blank 'n/a' panels where a cell is missing)."
+    "Methods × datasets panel of 2-D model densities on a shared scale per dataset column (blank 'n/a' where missing)."
     if not rows and not data: raise ValueError("density_grid needs at least one row or `data`")
     if cols is None:
         cols = list(data or {})
         for r in rows.values(): cols += [c for c in r if c not in cols]
     names = (['data'] if data else []) + list(rows)
-    fig, axs = plt.subplots(len(names), len(cols), figsize=(size * len(cols), size * len(names)), squeeze=False)
+    L_of = lambda cn: lim.get(cn, 4) if isinstance(lim, dict) else lim
+    vals = {(rn, cn): (np.asarray(f, dtype=np.float64) if isinstance(f, np.ndarray) else eval_grid(f, _lims(L_of(cn)), n))
+            for rn, r in rows.items() for cn, f in r.items()}
+    top = {cn: max([float(np.nanmax(v)) for (_, c), v in vals.items() if c == cn] or [0.]) for cn in cols}
+    vmax = {cn: t if log else float(np.exp(t)) for cn, t in top.items()}          # one colour scale per dataset column
+    fig, axs = plt.subplots(len(names), len(cols), figsize=(size * len(cols), size * len(names) + (0.5 if colorbar else 0)), squeeze=False)
     for i, rn in enumerate(names):
         for j, cn in enumerate(cols):
-            ax, L = axs[i, j], (lim.get(cn, 4) if isinstance(lim, dict) else lim)
+            ax, L = axs[i, j], L_of(cn)
             title = cn if i == 0 else None
             if rn == 'data' and data and cn in data: scatter_samples(ax, data[cn], lim=L, title=title)
-            elif rn != 'data' and cn in rows[rn]: density_heatmap(ax, rows[rn][cn], lim=L, n=n, title=title, log=log)
+            elif rn != 'data' and cn in rows[rn]: density_heatmap(ax, vals[(rn, cn)], lim=L, n=n, title=title, log=log, vmax=vmax[cn])
             else:
                 ax.text(0.5, 0.5, 'n/a', ha='center', va='center', transform=ax.transAxes, color='grey')
                 ax.set_xticks([]); ax.set_yticks([])
                 if title: ax.set_title(title, fontsize=9)
             if j == 0: ax.set_ylabel(rn, fontsize=9)
     fig.tight_layout()
+    if colorbar and rows:
+        for j, cn in enumerate(cols):
+            im = next((a.images[-1] for a in axs[::-1, j] if a.images), None)
+            if im is not None: fig.colorbar(im, ax=axs[-1, j], orientation='horizontal', fraction=0.06, pad=0.04,
+                                            label='log-density' if log else 'density').ax.tick_params(labelsize=6)
     return fig
 
 # %% ../nbs/07_plots.ipynb #faef4bf3
@@ -155,34 +168,52 @@ def read_log(path, # a `log.jsonl` file
         except json.JSONDecodeError: pass
     return out
 
-def _series(recs, key, valid):
-    recs = [r for r in recs if (r.get('type') == 'valid') == valid and isinstance(r.get(key), (int, float))]
-    return [r.get('step', i) for i, r in enumerate(recs)], [float(r[key]) for r in recs]
+def _series(recs, key, valid, x='step'):
+    "(x values, y values) of the training (or validation) records that have `key`; a validation 'loss' is its NLL."
+    secs = {r['step']: r['seconds'] for r in recs if r.get('type') != 'valid' and isinstance(r.get('seconds'), (int, float))}
+    def val(r):
+        if valid and key == 'loss' and not isinstance(r.get('loss'), (int, float)):   # the validation estimate, as a loss
+            v = r.get('valid_iw', r.get('valid_bound'))
+            return -float(v) if isinstance(v, (int, float)) else None
+        return float(r[key]) if isinstance(r.get(key), (int, float)) else None
+    out = [(r, val(r)) for r in recs if (r.get('type') == 'valid') == valid]
+    out = [(r, v) for r, v in out if v is not None and (x == 'step' or r.get('step') in secs or 'seconds' in r)]
+    xs = [r.get('step', i) if x == 'step' else r.get('seconds', secs.get(r.get('step'))) for i, (r, _) in enumerate(out)]
+    return xs, [v for _, v in out]
 
 def training_curves(logs:dict, # {label: list of records, or path to a `log.jsonl`}
                     key='loss', # record key to plot, or a list of keys (one panel each)
-                    valid:bool=True, # also draw validation records (dashed) where they have `key`
+                    valid:bool=True, # also draw validation records (dashed): for 'loss', the validation NLL (IW estimate where there is one)
                     smooth:int=1, # moving-average window over training records
                     logy:bool=False, # log-scale y axis
                     size=(4.0, 3.0), # inches per panel
+                    x='step', # 'step', 'seconds' (training time), or both as a list (a panel each)
+                    scale:float=1.0, # multiply every value (e.g. 1 / (D ln 2): nats per item -> bits/dim)
+                    ylabel:str|None=None, # y-axis label (default: the key)
                    )->plt.Figure:
-    "One panel per key: training (solid) and validation (dashed) curves against step for every run."
+    "Training (solid) and validation (dashed) curves of every run, a panel per key and x axis; the legend outside, every entry shown."
     keys = [key] if isinstance(key, str) else list(key)
-    check_positive('smooth', smooth)
-    fig, axs = plt.subplots(1, len(keys), figsize=(size[0] * len(keys), size[1]), squeeze=False)
-    for ax, k in zip(axs[0], keys):
+    xs_ = [x] if isinstance(x, str) else list(x)
+    for v in xs_: check_choice('x', v, ['step', 'seconds'])
+    check_positive('smooth', smooth); check_positive('scale', scale)
+    panels = [(k, v) for k in keys for v in xs_]
+    fig, axs = plt.subplots(1, len(panels), figsize=(size[0] * len(panels), size[1]), squeeze=False)
+    for ax, (k, xv) in zip(axs[0], panels):
         for i, (lab, recs) in enumerate(logs.items()):
             if isinstance(recs, (str, os.PathLike)): recs = read_log(recs)
             col = f'C{i % 10}'
-            s, v = _series(recs, k, False)
+            s, v = _series(recs, k, False, xv)
             if len(v) >= smooth > 1: v = np.convolve(v, np.ones(smooth) / smooth, 'valid').tolist(); s = s[smooth - 1:]
-            if v: ax.plot(s, v, color=col, label=lab, lw=1)
+            if v: ax.plot(s, np.asarray(v) * scale, color=col, label=lab, lw=1)
             if valid:
-                s, v = _series(recs, k, True)
-                if v: ax.plot(s, v, color=col, ls='--', marker='.', label=f'{lab} (valid)', lw=1)
-        ax.set_xlabel('step'); ax.set_ylabel(k)
+                s, v = _series(recs, k, True, xv)
+                if v: ax.plot(s, np.asarray(v) * scale, color=col, ls='--', marker='.', label=f'{lab} (valid)', lw=1)
+        ax.set_xlabel('optimiser step' if xv == 'step' else 'training time (s)'); ax.set_ylabel(ylabel or k)
         if logy: ax.set_yscale('log')
-        if ax.lines: ax.legend(fontsize=7)
+    entries = {}
+    for a in axs[0]:
+        for h, l in zip(*a.get_legend_handles_labels()): entries.setdefault(l, h)   # every run once, whichever panel has it
+    if entries: fig.legend(list(entries.values()), list(entries), fontsize=7, loc='center left', bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
 

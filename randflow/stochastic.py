@@ -135,6 +135,7 @@ class _Shapes:
 class LWTAFold(_Shapes, Layer):
     "Hard-LWTA fold (design C1): argmax winner + inverse-softplus gaps when normalizing, sampled winner when generating."
     exact = True
+    discrete_inverse = True   # `inverse` draws a discrete index (or floors): no `Flow.rsample`
     def __init__(self, dim:int, # features (vectors) or channels (images); a multiple of U
                  U:int=2, # competing units per block
                  hidden:int=32, # width of the competition network
@@ -353,6 +354,7 @@ class CIFAffine(_Shapes, Layer):
 class LWTAMixture(_Shapes, Layer):
     "Winner-indexed bijection (design B): per block, an LWTA gate picks one of U candidate coupling bijections."
     exact = False
+    discrete_inverse = True   # `inverse` draws a discrete index (or floors): no `Flow.rsample`
     def __init__(self, dim:int, # features (vectors) or channels (images), >= 2
                  U:int=2, # candidate bijections per block
                  block:int=1, # features (channels) per block of the active half

@@ -41,6 +41,7 @@ def _bernoulli_log_prob(logit, k):
 class AbsFold(_Shapes, Layer):
     "SurVAE abs surjection per feature at a learned point, |x - b| mapped back onto R; the sign is sampled when generating."
     exact = True
+    discrete_inverse = True   # `inverse` draws a discrete index (or floors): no `Flow.rsample`
     def __init__(self, dim:int, # features (vectors) or channels (images)
                  hidden:int=32, # width of the sign gate network
                  gate:str='learned', # 'learned' p(s | z) or 'uniform' (a fair coin per feature)
@@ -80,6 +81,7 @@ class AbsFold(_Shapes, Layer):
 class RADCoupling(_Shapes, Layer):
     "Two-piece RAD fold of one half at points (and per-side scales) set by the other half; the side is sampled when generating."
     exact = True
+    discrete_inverse = True   # `inverse` draws a discrete index (or floors): no `Flow.rsample`
     def __init__(self, dim:int, # features (vectors) or channels (images), >= 2
                  parity:int=0, # 0: the first half is passive, 1: the second
                  hidden:int=32, # width of the conditioner and gate networks
@@ -133,6 +135,7 @@ class RADCoupling(_Shapes, Layer):
 class LWTAPool(Layer):
     "Design C2: keep each block's LWTA winner response, score the gaps with a conditional density (`kind='max'`: SurVAE max-pooling)."
     exact = True
+    discrete_inverse = True   # `inverse` draws a discrete index (or floors): no `Flow.rsample`
     def __init__(self, channels:int, # input channels C, a multiple of U; the output has C / U
                  U:int=2, # competing channels per block
                  hidden:int=32, # width of the gate and gap-decoder networks
