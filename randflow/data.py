@@ -364,8 +364,10 @@ def write_idx(path, # destination (written atomically)
     return b
 
 def _atomic_write(path, data:bytes):
-    "Write `data` to a temporary name in the same folder, then rename it onto `path`."
+    "Write `data` to a temporary name in the same folder, then rename it onto `path` (removing temp files of killed fetches first)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    from randflow.experiments import clean_leftovers
+    clean_leftovers(path.parent)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         with open(tmp, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
