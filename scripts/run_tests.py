@@ -3,7 +3,7 @@
 A notebook passes when all its non-skipped cells run without an exception. Cells flagged with a test flag from
 settings.ini (`tst_flags`, e.g. `#| slow`) are skipped unless passed with `--flags`.
 """
-import argparse, multiprocessing, os, sys, time
+import argparse, multiprocessing, os, shutil, sys, tempfile, time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -30,6 +30,10 @@ def main():
     skip, force = cfg.tst_flags.split(), a.flags.split()
     os.chdir(cfg.nbs_path)
     jobs = [(str(f), skip, force, str(cfg.config_path)) for f in files]
+    # every temporary file of the suite (ours, torchrun's, jupyter's) goes to one folder, removed at the end:
+    # the tests leave nothing behind in /tmp
+    tmp = tempfile.mkdtemp(prefix='randflow-tests-')
+    os.environ['TMPDIR'] = tempfile.tempdir = tmp
     # longest notebooks first, so two workers finish together
     results = []
     # a fresh process per notebook: execnb replaces `__main__` in the worker, so a reused worker cannot unpickle `_one`
@@ -39,6 +43,7 @@ def main():
             rel = os.path.relpath(fn, cfg.config_path)
             print(f"{'PASS' if ok else 'FAIL'}  {rel}  ({secs:.0f} s)", flush=True)
             results.append(ok)
+    shutil.rmtree(tmp, ignore_errors=True)
     n_ok = sum(results)
     print(f"{n_ok} passed, {len(results) - n_ok} failed")
     sys.exit(0 if n_ok == len(results) else 1)
