@@ -179,7 +179,6 @@ class LWTAPool(Layer):
     def initialize(self, x:torch.Tensor):
         "Start the gate at the winner frequencies of a batch (per block), so it does not pay log U per block."
         k = self.fold.winners(x)                                                                  # [B, K, H, W]
-        counts = F.one_hot(k, self.U).flatten(0, -2).reshape(-1, self.K, self.U).sum(0).double() if k.dim() == 4 else None
         counts = F.one_hot(k.movedim(1, -1).reshape(-1, self.K), self.U).sum(0).to(x.dtype)      # [K, U]
         self.gate.net[-1].bias.view(-1).copy_(torch.log((counts + 0.5) / (counts.sum(-1, keepdim=True) + 0.5 * self.U)).reshape(-1))
         self.initialized.fill_(True); self._ready = True
