@@ -4,8 +4,9 @@
 
 # %% auto #0
 __all__ = ['flow_device_dtype', 'evaluating', 'model_log_prob', 'bpd_from_ll', 'test_log_likelihood', 'grid2d', 'grid_mass',
-           'true_metrics', 'energy_distance', 'sample_distance', 'jacobian_sigma_max', 'lipschitz', 'lipschitz_search',
-           'twomode_tv_bound', 'log_density_cap', 'reconstruction_error', 'sample_grid']
+           'true_metrics', 'truth_cell_mass', 'grid_compare', 'energy_distance', 'sample_distance',
+           'jacobian_sigma_max', 'lipschitz', 'lipschitz_search', 'twomode_tv_bound', 'log_density_cap',
+           'reconstruction_error', 'sample_grid']
 
 # %% ../nbs/06_metrics.ipynb #541d3582
 import math, contextlib
@@ -164,6 +165,39 @@ def true_metrics(flow:torch.nn.Module, # a 2-D `core.Flow`
     return dict(true_nll=tn, true_nll_se=tn_se, model_nll=mn, model_nll_se=mn_se, kl=kl, kl_se=kl_se,
                 tv=float(0.5 * (pt - pm).abs().sum() * area), grid_mass_model=float(pm.sum() * area),
                 grid_mass_true=float(pt.sum() * area), mass_outside=out, n=int(xt.shape[0]), K=1 if flow.exact else int(K))
+
+# %% ../nbs/06_metrics.ipynb #e4f28bed
+@torch.no_grad()
+def truth_cell_mass(true_log_prob, # callable: float64 `[m, 2]` -> `[m]` true log-density (-inf off the support)
+                    lim:float=6.0, # the grid spans [-lim, lim]^2
+                    n:int=200, # cells per axis
+                    sub:int=32, # sub-grid points per axis inside each cell
+                    chunk:int=256, # cells per call of `true_log_prob`
+                   )->torch.Tensor: # float64 `[n, n]` masses, row `i` = `i`-th y value (as `plots.eval_grid`)
+    "The true probability mass in each cell of an n×n grid on [-lim, lim]^2 by a sub×sub midpoint rule per cell."
+    check_positive('lim', lim); check_int('n', n, 1); check_int('sub', sub, 1)
+    h = 2 * lim / n
+    t = -lim + h * (torch.arange(n, dtype=torch.float64) + 0.5)
+    o = -h / 2 + (h / sub) * (torch.arange(sub, dtype=torch.float64) + 0.5)
+    off = torch.stack(torch.meshgrid(o, o, indexing='ij'), -1).reshape(-1, 2)
+    yy, xx = torch.meshgrid(t, t, indexing='ij')
+    mid = torch.stack([xx.reshape(-1), yy.reshape(-1)], -1)            # row = y, as eval_grid
+    out = torch.empty(n * n, dtype=torch.float64)
+    for i in range(0, n * n, chunk):
+        pts = (mid[i:i + chunk, None, :] + off[None]).reshape(-1, 2)
+        out[i:i + chunk] = true_log_prob(pts).double().reshape(-1, sub * sub).exp().mean(1) * h * h
+    return out.reshape(n, n)
+
+def grid_compare(log_prob_grid, # `[n, n]` model log-densities at the cell midpoints (row = y), e.g. a run's density.npz
+                 cell_mass, # `[n, n]` true cell masses from `truth_cell_mass` on the same grid
+                 lim:float, # the grid spans [-lim, lim]^2
+                )->dict: # tv, mass_outside, grid_mass_model, grid_mass_true (plain floats)
+    "TV between the model's midpoint cell masses and the truth's cell masses, and the model mass in cells with no true mass."
+    lp = torch.as_tensor(log_prob_grid, dtype=torch.float64); cm = torch.as_tensor(cell_mass, dtype=torch.float64)
+    if lp.shape != cm.shape or lp.ndim != 2: raise ValueError(f"log_prob_grid {tuple(lp.shape)} and cell_mass {tuple(cm.shape)} must be the same n x n grid")
+    pm = lp.exp() * (2 * lim / lp.shape[0]) ** 2
+    return dict(tv=float(0.5 * (pm - cm).abs().sum()), mass_outside=float(pm[cm == 0].sum()),
+                grid_mass_model=float(pm.sum()), grid_mass_true=float(cm.sum()))
 
 # %% ../nbs/06_metrics.ipynb #f56c4c87
 def _pair_dist_sum(a, b, chunk):

@@ -99,7 +99,7 @@ def _mixture(s, i, w, a, o):
 STEPS = {   # method -> the layers of step `i`; a new method is a registry entry plus one entry here
     'realnvp': _realnvp, 'glow': _glow, 'flowgmm': _glow,
     'nsf': lambda s, i, w, a, o: _mixing(s, i) + [_coupling(s, i, w, o, 'spline')],
-    'cif': lambda s, i, w, a, o: _mixing(s, i) + [_coupling(s, i, w, o), CIFAffine(s[0], u_dim=1, hidden=a, image=len(s) == 3,
+    'cif': lambda s, i, w, a, o: _mixing(s, i) + [_coupling(s, i, w, o), CIFAffine(s[0], u_dim=1, hidden=o['cif_unets'] * a, image=len(s) == 3,
                                                                                     zero_init=o['cif_zero_init'])],
     'lwta-fold': _fold,
     'lwta-conditioner': _conditioner,
@@ -169,11 +169,11 @@ def _options(shape, size, overrides):
     o.update(U=2, bins=4 if img else 8, bound=5.0 if img else 6.0, candidates='affine',
              components=10 if img else 8, mean_scale=1.0 if img else 2.0, gmm_learnable=not img, fold_at='data', lam=0.05 if img and shape[0] == 3 else 1e-6,
              fold_init='data', init_margin=0.02, posterior='learned', logits='separate', temperature='learned',
-             temperature_init=0.1, cif_zero_init=False)
+             temperature_init=0.1, cif_zero_init=False, cif_unets=2)
     unknown = sorted(set(overrides) - set(o))
     if unknown: raise ValueError(f"unknown override(s) {unknown}; allowed: {sorted(o)}")
     o.update(overrides)
-    for k in ('steps', 'width', 'aux', 'U', 'bins', 'components') + (('levels',) if img else ()):
+    for k in ('steps', 'width', 'aux', 'U', 'bins', 'components', 'cif_unets') + (('levels',) if img else ()):
         if not (isinstance(o[k], int) and o[k] > 0): raise ValueError(f"{k} must be a positive integer, got {o[k]!r}")
     if o['U'] < 2: raise ValueError(f"U must be an integer >= 2, got {o['U']!r}")
     check_choice('fold_at', o['fold_at'], ['data', 'every', 'after'])
@@ -227,7 +227,7 @@ def _arch(method, shape, o, w, n, target):
     geo = (f"{o['steps']} steps" if len(shape) == 1 else
            f"{o['levels']} levels x {o['steps']} steps" + (f", {o['blocks']} res-blocks" if method == 'realnvp' else ''))
     extra = {'nsf': f", {o['bins']} bins", 'flowgmm': f", {o['components']}-component mixture latent",
-             'cif': f", u-nets {o['aux']}", 'lwta-fold': f", U={o['U']}, gate {o['aux']}, folds at {o['fold_at']}, {o['fold_init']} init",
+             'cif': f", u-nets {o['cif_unets'] * o['aux']}", 'lwta-fold': f", U={o['U']}, gate {o['aux']}, folds at {o['fold_at']}, {o['fold_init']} init",
              'lwta-conditioner': f", U={o['U']}, {o['posterior']} posterior {o['aux']}, {o['logits']} logits, temperature {o['temperature']}",
              'lwta-hard': f", U={o['U']}, argmax winners", 'lwta-mixture': f", U={o['U']}, {o['candidates']}",
              'abs-surjection': f", abs gate {o['aux']}", 'rad': f", RAD nets {o['aux']}",
