@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))   # randflow from th
 THREADS = 2
 BATCH = {'2d': 512, 'glow': 64}
 GLOW_SHAPE = (1, 28, 28)
-LIBS = ['randflow', 'randflow-eager', 'randflow-adam', 'normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae']
+LIBS = ['randflow', 'randflow-eager', 'randflow-adam', 'randflow-plain', 'normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae']
 PEERS = ['normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae']
 MODELS = ['2d', 'glow']
 PHASES = ['train', 'density', 'sample']
@@ -113,54 +113,46 @@ def _glow_cnn(c_in, c_out, hidden=64):
     return nn.Sequential(nn.Conv2d(c_in, hidden, 3, padding=1), nn.ReLU(), nn.Conv2d(hidden, hidden, 1), nn.ReLU(), last)
 
 def randflow_2d():
-    "randflow's 2-D RealNVP: 8 split affine couplings (conditioner 1 -> 128 -> 128 -> 2), alternating parity."
-    import randflow.core as rc, randflow.bijections as rb
-    layers = [rb.AffineCoupling((2,), mask='half', hidden=(128, 128), parity=i % 2, split=True) for i in range(8)]
-    return rc.Flow(layers, rc.StandardNormal((2,)))
+    "randflow's 2-D RealNVP, `models.build('realnvp', (2,), 'base')`: 8 split affine couplings (conditioner 1 -> 128 -> 128 -> 2), alternating parity."
+    import randflow.models as rm
+    return rm.build('realnvp', data=(2,), size='base', seed=None)   # seed=None: the caller's torch seed
 
 def randflow_glow():
-    "randflow's small Glow: squeeze, 4 steps at 4x14x14, factor out 2 channels, squeeze, 4 steps at 8x7x7."
-    import randflow.core as rc, randflow.bijections as rb
-    def steps(c, h, w):
-        return [l for _ in range(4) for l in (rb.ActNorm(c), rb.Invertible1x1Conv(c),
-                rb.AffineCoupling((c, h, w), mask='channel', scale='sigmoid', split=True, net=rb.GlowCNN(c // 2, c, 64)))]
-    inner = rc.Compose([rb.Squeeze(), *steps(8, 7, 7)])
-    layers = [rb.Squeeze(), *steps(4, 14, 14), rb.FactorOut(inner, (4, 14, 14))]
-    return rc.Flow(layers, rc.StandardNormal((784,)), event_shape=GLOW_SHAPE)
+    "randflow's small Glow, `models.build('glow', (1, 28, 28), 'small')`: squeeze, 4 steps at 4x14x14, factor out, squeeze, 4 steps at 8x7x7."
+    import randflow.models as rm, randflow.core as rc, randflow.bijections as rb
+    flow = rm.build('glow', data=GLOW_SHAPE, size='small', seed=None)
+    # the benchmark feeds every library the same dequantised images scaled to [-0.5, 0.5), so randflow's own
+    # preprocessing of raw pixels (Dequantize, Logit) is left out; the layers after it are the built model's
+    layers = [l for l in flow.transform.layers if not isinstance(l, (rb.Dequantize, rb.Logit))]
+    return rc.Flow(layers, flow.base, event_shape=GLOW_SHAPE)
 
-def _flat_kw(rt):
-    "`flat=True` for `make_optimizer` where this checkout has it (flat parameters, as `fit` trains by default)."
-    import inspect
-    return dict(flat=True) if 'flat' in inspect.signature(rt.make_optimizer).parameters else {}
-
-def _randflow(model, optimizer, compile=True):
+def _randflow(model, optimizer, compile=True, fast=True):
     import torch
-    import randflow.core as rc, randflow.training as rt
+    import randflow.fast as rf, randflow.training as rt
     flow = randflow_2d() if model == '2d' else randflow_glow()
     def roundtrip(x):
         z, _ = flow(x)
         return flow.transform.inverse(z)
-    # randflow's CPU runtime setting, as `randflow.training.fit` applies it: glibc keeps freed tensor memory for reuse
-    tuned = rc.tune_cpu_allocator() if hasattr(rc, 'tune_cpu_allocator') else False
-    d = dict(module=flow, params=[p for p in flow.parameters() if p.requires_grad], log_prob=flow.log_prob, allocator_tuned=tuned,
-             sample=flow.sample, roundtrip=roundtrip, no_grad=torch.inference_mode)
+    # randflow's one speed switch, as `randflow.training.fit` applies it (TrainConfig.fast): the fast layers, the
+    # optimizer over one flat parameter and, on CPU, glibc keeping freed tensor memory for reuse; off: plain layers
+    setup = rf.prepare(flow, fast, 'cpu')
+    d = dict(module=flow, params=[p for p in flow.parameters() if p.requires_grad], log_prob=flow.log_prob,
+             allocator_tuned=setup['allocator'], sample=flow.sample, roundtrip=roundtrip, no_grad=torch.inference_mode)
     # the float32 product kernels randflow timed and chose in this process: (M, N, K, a transposed, b transposed, bias, threads, oneDNN)
-    d['kernel_choices'] = lambda: [[*k, v] for k, v in getattr(rc, '_KERNEL_CHOICE', {}).items()]
-    if optimizer == 'randflow':
-        if not hasattr(rt, 'make_optimizer'): raise NotAvailable('randflow.training.make_optimizer is missing')
-        # as `randflow.training.fit` trains: fused Adam over one flat parameter (TrainConfig.flat_params), where supported
-        d['make_opt'] = lambda ps: rt.make_optimizer('adam', ps, lr=1e-3, **_flat_kw(rt))
-    if compile:   # the training loss, log_prob and sample under torch.compile (randflow.core.compiled); compiled in the warm-up
-        if not hasattr(rc, 'compiled'): raise NotAvailable('randflow.core.compiled is missing in this checkout')
-        d.update(loss=rc.compiled(lambda x: -flow.log_prob(x).mean()), density=rc.compiled(flow.log_prob),
-                 sample=rc.compiled(flow.sample))
-        if optimizer == 'randflow' and hasattr(rt, 'AdamStep'):   # loss, gradient and Adam update as one compiled graph
-            d['make_step'] = lambda: rt.AdamStep(flow, lr=1e-3)
+    d['kernel_choices'] = lambda: rf.kernel_state()['choices']
+    if optimizer == 'randflow':   # as `randflow.training.fit` trains: torch's fused Adam, over one flat parameter when fast
+        d['make_opt'] = lambda ps: rt.make_optimizer('adam', ps, lr=1e-3, flat=setup['flat'])
+    if compile:   # the training loss, log_prob and sample under torch.compile (randflow.fast.compiled); compiled in the warm-up
+        d.update(loss=rf.compiled(lambda x: -flow.log_prob(x).mean()), density=rf.compiled(flow.log_prob),
+                 sample=rf.compiled(flow.sample))
+        if optimizer == 'randflow':   # loss, gradient and Adam update as one compiled graph
+            d['make_step'] = lambda: rf.AdamStep(flow, lr=1e-3)
     return d
 
 def adapt_randflow(model): return _randflow(model, 'randflow')
 def adapt_randflow_eager(model): return _randflow(model, 'randflow', compile=False)
 def adapt_randflow_adam(model): return _randflow(model, 'torch')
+def adapt_randflow_plain(model): return _randflow(model, 'randflow', compile=False, fast=False)
 
 def adapt_normflows(model):
     import normflows as nf
@@ -287,10 +279,11 @@ def adapt_survae(model): raise NotAvailable(UNAVAILABLE[('survae', model)])
 
 def adapt_FrEIA_tuned(model):
     "Control row: FrEIA unchanged, in a process with randflow's allocator setting (what part of a gap is the allocator)."
-    import randflow.core as rc
-    return dict(adapt_FrEIA(model), allocator_tuned=rc.tune_cpu_allocator())
+    import randflow.fast as rf
+    return dict(adapt_FrEIA(model), allocator_tuned=rf.tune_cpu_allocator())
 
-ADAPTERS = {'randflow': adapt_randflow, 'randflow-eager': adapt_randflow_eager, 'randflow-adam': adapt_randflow_adam, 'normflows': adapt_normflows,
+ADAPTERS = {'randflow': adapt_randflow, 'randflow-eager': adapt_randflow_eager, 'randflow-adam': adapt_randflow_adam,
+            'randflow-plain': adapt_randflow_plain, 'normflows': adapt_normflows,
             'nflows': adapt_nflows, 'zuko': adapt_zuko, 'FrEIA': adapt_FrEIA, 'pyro': adapt_pyro, 'survae': adapt_survae,
             'FrEIA-tuned': adapt_FrEIA_tuned}
 
@@ -469,31 +462,24 @@ def _true_entropy(rd, test):
 
 # ---------------------------------------------------------------------------------------------------- cost of randomness
 
-def _models_api():
-    "The `randflow.models` builder API, or None when this checkout does not have it yet."
-    try: import randflow.models as rm
-    except ImportError: return None
-    return rm if hasattr(rm, 'build') and hasattr(rm, 'available') else None
-
 def run_randomness(a)->dict:
     "One cost-of-randomness cell: `train`/`sample` throughput of one method, or IW-K evaluation time for one K."
     torch = set_threads(a.threads)
     rec = dict(kind='randomness', method=a.method, phase=a.phase, K=a.K, round=a.round, data='8gaussians',
                size=a.size, version=version_of('randflow'))
-    rm = _models_api()
-    if rm is None: return dict(rec, status='skipped', reason='randflow.models (build/available) is missing in this checkout')
-    import randflow.data as rd, randflow.training as rt
+    import randflow.data as rd, randflow.models as rm, randflow.training as rt, randflow.fast as rf
     torch.manual_seed(a.seed)
     flow = rm.build(a.method, data='8gaussians', size=a.size)
     B = BATCH['2d']
     x = rd.toy('8gaussians', B, seed=a.seed)
+    setup = rf.prepare(flow, False, 'cpu')   # as `fit` trains by default: the speed switch off (randflow.fast)
     params = [p for p in flow.parameters() if p.requires_grad]
     rec.update(params=sum(p.numel() for p in params), exact=bool(flow.exact))
     # the objective and estimator the method is trained with in the experiments (IWAE-4 + VIMCO for designs A and B)
-    cfg = rt.TrainConfig(**(rm.train_settings(a.method) if hasattr(rm, 'train_settings') else {}))
+    cfg = rt.TrainConfig(**rm.train_settings(a.method))
     with torch.no_grad(): flow.elbo(x)   # data-dependent initialisation
     if a.phase == 'train':
-        opt = rt.make_optimizer('adam', params, lr=1e-3, **_flat_kw(rt)) if hasattr(rt, 'make_optimizer') else torch.optim.Adam(params, lr=1e-3)
+        opt = rt.make_optimizer('adam', params, lr=1e-3, flat=setup['flat'])
         def fn():
             loss, _ = rt.objective(flow, x.clone(), cfg)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
@@ -519,13 +505,12 @@ def run_randomness(a)->dict:
 def run_list_methods(a)->dict:
     "The registered random and deterministic methods (and their exactness), for the driver to plan the randomness grid."
     torch = set_threads(a.threads)
-    rm = _models_api()
-    if rm is None: return dict(kind='methods', status='skipped', reason='randflow.models (build/available) is missing in this checkout')
+    import randflow.models as rm
     out = []
     for name in rm.available():
         try: f = rm.build(name, data='8gaussians', size=a.size); out.append(dict(method=name, exact=bool(f.exact), params=f.n_params()))
         except Exception as e: out.append(dict(method=name, error=f'{type(e).__name__}: {e}'))
-    base = rm.baseline('8gaussians') if hasattr(rm, 'baseline') else None   # the deterministic baseline for vectors
+    base = rm.baseline('8gaussians')   # the deterministic baseline for vectors
     return dict(kind='methods', status='ok', size=a.size, methods=out, baseline=base)
 
 # ---------------------------------------------------------------------------------------------------- command line

@@ -23,7 +23,7 @@ BENCH = HERE / 'bench.py'
 # the peers, pinned to the versions that shared/research/peers.md describes; torch first, from the local wheel
 PEER_REQUIREMENTS = ['normflows==1.7.3', 'nflows==0.14', 'zuko==1.6.0', 'FrEIA==0.2', 'pyro-ppl==1.9.2', 'tqdm']
 TORCH = 'torch==2.14.1'
-LIBS = ['randflow', 'randflow-eager', 'randflow-adam', 'normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae', 'FrEIA-tuned']
+LIBS = ['randflow', 'randflow-eager', 'randflow-adam', 'randflow-plain', 'normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae', 'FrEIA-tuned']
 PEERS = ['normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae']
 CONTROLS = {'FrEIA-tuned': 'FrEIA'}   # a peer unchanged, run with randflow's allocator setting; never a 'fastest peer'
 MODELS = ['2d', 'glow']
@@ -111,12 +111,12 @@ def run_grid(out, # open JSON-lines file
     for rnd in range(a.rounds):
         # the library order rotates from round to round; the optimizer does not enter density or sampling, so
         # randflow-adam (randflow trained with the plain torch Adam) only has a train cell; the quality cells train
-        # every library eagerly (randflow with its eager path), so randflow-eager has none
+        # every library eagerly (randflow with its eager path), so randflow-eager and randflow-plain have none
         cells = [('speed', speed_args(m, l, ph, rnd, a.smoke)) for m in a.models for ph in a.phases
                  for l in rotate(a.libs, rnd) if not (l == 'randflow-adam' and ph != 'train')]
         if not a.skip_quality:
             cells += [('quality', ['quality', '--lib', l, '--round', rnd, '--budget-s', a.budget_s])
-                      for l in rotate(a.libs, rnd) if l not in ('randflow-adam', 'randflow-eager', *CONTROLS)]
+                      for l in rotate(a.libs, rnd) if l not in ('randflow-adam', 'randflow-eager', 'randflow-plain', *CONTROLS)]
         for i, (kind, args) in enumerate(cells):
             for attempt in range(1 + a.retries):
                 waited = wait_quiet(a.max_wait_s)
@@ -504,14 +504,19 @@ def report(path:Path, # raw records
           '- Phases: **train** = `-log_prob(x).mean()`, backward, Adam (lr 1e-3) step; **density** = `log_prob` without '
           'gradients; **sample** = one batch of samples without gradients. randflow evaluates and samples under '
           '`torch.inference_mode()` (the peers under `torch.no_grad()`); its eager rows train with `randflow.training.make_optimizer` '
-          "(torch's fused Adam over one flat parameter). The row **randflow** runs `log_prob` and `sample` through "
-          '`randflow.core.compiled` (`torch.compile`, inductor with its C++ wrapper) and trains with '
-          '`randflow.training.AdamStep`: the loss, its gradient and the Adam update as one compiled graph; both are '
+          "(torch's fused Adam). Every randflow model is built by `randflow.models.build` (the Glow without its raw-pixel "
+          'preprocessing, since every library gets the same dequantised images). randflow\'s speed work sits behind one '
+          'switch, `randflow.fast.prepare(flow, on)` (`TrainConfig.fast` in `randflow.training.fit`): on, it swaps in the '
+          'fast layers, trains over one flat parameter and tunes the CPU allocator. The rows **randflow**, **randflow-eager** '
+          'and **randflow-adam** run with it on, **randflow-plain** with it off (plain layers and optimizer, default allocator), '
+          'so every run measures what the switch gives. The row **randflow** runs `log_prob` and `sample` through '
+          '`randflow.fast.compiled` (`torch.compile`, inductor with its C++ wrapper) and trains with '
+          '`randflow.fast.AdamStep`: the loss, its gradient and the Adam update as one compiled graph; both are '
           'compiled during the warm-up. **randflow-eager** is the same model without compilation, trained with '
-          '`make_optimizer` as `randflow.training.fit` trains; **randflow-adam** is the compiled loss (forward and backward '
+          '`make_optimizer` as `randflow.training.fit` trains with the switch on; **randflow-adam** is the compiled loss (forward and backward '
           "graphs joined by autograd) trained with the peers' plain `torch.optim.Adam`, to show what the optimizer and the "
-          'one-graph step contribute. Every randflow row '
-          'runs with `randflow.core.tune_cpu_allocator()` applied, as `randflow.training.fit` does on CPU: glibc keeps freed '
+          'one-graph step contribute. The rows with the switch on '
+          'run with `randflow.fast.tune_cpu_allocator()` applied: glibc keeps freed '
           'tensor memory for reuse instead of returning it to the OS; the peers run with the default allocator. The control '
           'row **FrEIA-tuned** is FrEIA unchanged in a process with the same allocator setting, so that the table below '
           'separates what the allocator gives from what randflow\'s layers give; it is never counted as a peer.',
@@ -530,44 +535,45 @@ def report(path:Path, # raw records
           'timed training steps (train cell), max over rounds.',
           '',
           '## What randflow does on these models', '',
-          '- **`torch.compile`** (row randflow; `randflow.core.compiled`): inductor fuses the many small elementwise '
+          '- **`torch.compile`** (row randflow; `randflow.fast.compiled`): inductor fuses the many small elementwise '
           'operations of a flow step (and of its backward pass) into generated C++ loops, and its C++ wrapper drops the '
           'Python interpreter between kernels; the convolutions stay with oneDNN. Under '
-          'compilation the hand-fused 2-D coupling below traces its plain operations instead, and a `core.MLP` traces a '
+          'compilation the hand-fused 2-D coupling below traces its plain operations instead, and a `fast.FastMLP` traces a '
           'layer with one input (1→128) as a broadcast product and a layer with at most two outputs (128→2) as a dot per '
           'output, which inductor fuses with the neighbouring ReLU and bias instead of calling BLAS for a tiny matrix '
-          'product (same function; tested against eager in `nbs/00_core.ipynb`).',
-          '- **oneDNN for the hidden-layer products under compilation** (row randflow; `core.MLP`, `core.linear_kernel`): '
+          'product (same function; tested against eager in `nbs/00c_fast.ipynb`).',
+          '- **oneDNN for the hidden-layer products under compilation** (row randflow; `fast.FastMLP`, `fast.set_kernel`): '
           'each 128×128 layer is one autograd function whose forward product, input gradient and weight gradient each run '
           'on oneDNN\'s float32 inner product or on BLAS (MKL), whichever was faster for that shape and layout when the '
           'process first timed both; the chosen kernel is called directly from the compiled graph. On AMD hosts MKL takes '
           'its AVX2 path, oneDNN uses AVX-512. Same precision; results agree with the eager net to float32 rounding '
-          '(tested in `nbs/00_core.ipynb`). The peers\' `nn.Linear` calls MKL. Each randflow cell records the choices it made '
+          '(tested in `nbs/00c_fast.ipynb`). The peers\' `nn.Linear` calls MKL. Each randflow cell records the choices it made '
           '(`kernel_choices` in the raw records).',
-          '- **One compiled graph per training step** (row randflow; `randflow.training.AdamStep`): the flow\'s loss with '
+          '- **One compiled graph per training step** (row randflow; `randflow.fast.AdamStep`): the flow\'s loss with '
           'its parameters read from one flat tensor (`torch.func.functional_call`), the gradient by '
           '`torch.func.grad_and_value` and `torch.optim.Adam`\'s update, traced together, so a step is one call into '
           'generated code: no autograd engine between the forward and backward graphs, no per-parameter gradient '
           'accumulation, no Python optimizer. After the first call per batch layout it skips torch.compile\'s guard '
-          'checks (the step checks the layout itself). Five steps agree with `torch.optim.Adam` (`nbs/05_training.ipynb`).',
+          'checks (the step checks the layout itself). Five steps agree with `torch.optim.Adam` (`nbs/00c_fast.ipynb`).',
           '- **Split couplings** (`AffineCoupling(..., split=True)`): the conditioner sees only the untouched half and '
           'returns parameters only for the transformed half (1→128→128→2 in 2-D, c/2→64→64→c in Glow), so the affine map '
           'and its log-determinant are computed once, on the transformed half; the masked form computes them everywhere.',
-          '- **One autograd node per 2-D coupling** (row randflow-eager): a split affine coupling with a `core.MLP` conditioner runs as one '
+          '- **One autograd node per 2-D coupling** (rows randflow-eager, randflow-adam; `fast.FastAffineCoupling`): a split affine coupling with an MLP conditioner runs as one '
           '`torch.autograd.Function` with the backward pass written out (no per-operation autograd bookkeeping); its '
           'forward and input-gradient products go through oneDNN, its weight gradient through BLAS, whichever is faster '
           'for the shape; in-place ReLUs. Second derivatives fall back to re-running the plain operations.',
           '- **Channels-last convolutions** in the Glow conditioner (`GlowCNN`), several times faster on CPU for these '
           'small channel counts, and in-place ReLUs (less allocation, fewer page faults).',
-          "- **Fused Adam over one flat parameter** (`randflow.training.make_optimizer(flat=True)`, what `fit` uses by default): "
+          "- **Fused Adam over one flat parameter** (`randflow.training.make_optimizer(flat=True)`, `randflow.fast.flat_optimizer`, what `fit` uses with the switch on): "
           'the parameters are views of one flat tensor and their gradients views of one flat gradient, so the update is '
           'one kernel over one tensor instead of a walk over 48 (2-D) or 88 (Glow) tensors; `torch.inference_mode()` '
           'for density and sampling.',
-          '- **The CPU allocator** (`randflow.core.tune_cpu_allocator`, applied by `randflow.training.fit` on CPU): glibc '
+          '- **The CPU allocator** (`randflow.fast.tune_cpu_allocator`, applied by `randflow.training.fit` on CPU with the switch on): glibc '
           "malloc's mmap and trim thresholds raised to 64 and 256 MiB, so a step's megabyte-sized activations reuse memory "
           'freed by the previous step instead of faulting in fresh pages (thousands of page faults per Glow step otherwise).',
           '- The mathematics is unchanged: the same parameter counts as the peers (2-D) and float32 round trips below 1e-5 '
-          '(the table), with float64 round-trip and log-determinant-versus-autograd-Jacobian tests in `nbs/01_bijections.ipynb`.',
+          '(the table), with float64 round-trip and log-determinant-versus-autograd-Jacobian tests in `nbs/01_bijections.ipynb` '
+          '(plain layers) and `nbs/00c_fast.ipynb` (the same checks with the fast layers, which also match the plain ones).',
           '',
           '## Targets of issue 8', '',
           'Compiled (row randflow):', '',

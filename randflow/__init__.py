@@ -9,7 +9,7 @@ __all__ = ['SUBMODULES']
 # %% ../nbs/00a_package.ipynb #502c0165
 import importlib
 
-SUBMODULES = ('registry', 'core', 'bijections', 'stochastic', 'lwta_conditioner', 'surjections', 'models', 'data',
+SUBMODULES = ('registry', 'core', 'fast', 'bijections', 'stochastic', 'lwta_conditioner', 'surjections', 'models', 'data',
               'training', 'metrics', 'plots', 'experiments', 'cli')
 
 def __getattr__(name:str): # a submodule name (or `load_run`)

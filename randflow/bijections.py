@@ -8,13 +8,12 @@ __all__ = ['check_bijection', 'ActNorm', 'Invertible1x1Conv', 'ResNetCNN', 'Glow
            'FactorOut', 'ElementwiseAffine', 'Logit', 'Dequantize', 'UniformBox']
 
 # %% ../nbs/01_bijections.ipynb #6db6c6c6
-import math, os, time
+import math
 import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import *
-from .core import _onednn_ok, _use_onednn, _mm_t, _linear, _KERNEL_CHOICE
 
 # %% ../nbs/01_bijections.ipynb #a060ffc1
 def _jacobian(f, x, vectorize=True):
@@ -232,11 +231,11 @@ class _MaskedCoupling(Layer):
         if net is None:
             for h in ((hidden,) if isinstance(hidden, int) else tuple(hidden)): check_positive('hidden', h)
         self.net = net if net is not None else _conditioner(self.event_shape, self.n_params, hidden, n_blocks, n_in, n_out)
-    def _parts(self, x):
+    def parts(self, x):
         "(untouched, transformed) parts of `x` along dim 1 (split couplings)."
         a, b = torch.split(x, self._sizes, 1)
         return (a, b) if self.parity == 0 else (b, a)
-    def _join(self, keep, y):
+    def join(self, keep, y):
         "The untouched part and the transformed part put back together along dim 1 (split couplings)."
         return torch.cat((keep, y) if self.parity == 0 else (y, keep), 1)
     def _layout(self, out, shape):
@@ -245,7 +244,7 @@ class _MaskedCoupling(Layer):
     def _params(self, x):
         "Parameters from the untouched part of `x`: `[B, *event_shape, n_params]` (split: of the transformed part only)."
         if self.split:
-            xa, xb = self._parts(x)
+            xa, xb = self.parts(x)
             return self._layout(self.net(xa), xb.shape[1:])
         return self._layout(self.net(x * self.mask), self.event_shape)
     def _split_transform(self, xb, out, inverse):
@@ -254,17 +253,17 @@ class _MaskedCoupling(Layer):
     def forward(self, x):
         _check_input(x, self.event_shape, type(self).__name__)
         if self.split:
-            xa, xb = self._parts(x)
+            xa, xb = self.parts(x)
             y, logdet = self._split_transform(xb, self.net(xa), inverse=False)
-            return self._join(xa, y), (x.new_zeros(x.shape[0]) if logdet is None else _sum_rest(logdet))
+            return self.join(xa, y), (x.new_zeros(x.shape[0]) if logdet is None else _sum_rest(logdet))
         y, logdet = self._transform(x, self._params(x), inverse=False)
         keep = self.mask.bool()
         return torch.where(keep, x, y), sum_except_batch((1 - self.mask) * logdet)
     def inverse(self, z):
         _check_input(z, self.event_shape, type(self).__name__)
         if self.split:
-            za, zb = self._parts(z)
-            return self._join(za, self._split_transform(zb, self.net(za), inverse=True)[0])
+            za, zb = self.parts(z)
+            return self.join(za, self._split_transform(zb, self.net(za), inverse=True)[0])
         y, _ = self._transform(z, self._params(z), inverse=True)
         return torch.where(self.mask.bool(), z, y)
 
@@ -289,25 +288,6 @@ class AffineCoupling(_MaskedCoupling):
         check_positive('clamp', clamp)
         super().__init__(event_shape, mask, hidden, n_blocks, parity, net, split)
         self.additive, self.scale, self.clamp = additive, scale, clamp
-        self.fused = True   # split + MLP conditioner on vectors: one autograd node (see below); False = plain modules
-    def _fused_params(self):
-        "The conditioner's `[W0, b0, ...]` when the fused path applies (split affine on vectors, `core.MLP` conditioner), else None."
-        # under torch.compile the plain operations are traced instead: inductor fuses them itself
-        if not (self.fused and self.split and not self.additive and len(self.event_shape) == 1) or \
-           torch.compiler.is_compiling(): return None
-        return _mlp_params(self.net)
-    def forward(self, x):
-        ps = self._fused_params()
-        if ps is None: return super().forward(x)
-        _check_input(x, self.event_shape, type(self).__name__)
-        cfg = (self.parity, self._sizes, self.scale, self.clamp)
-        if torch.is_grad_enabled(): return _FusedCouplingFn.apply(x, cfg, *ps)
-        return _fused_forward(x, cfg, ps)[:2]
-    def inverse(self, z):
-        ps = self._fused_params()
-        if ps is None or torch.is_grad_enabled(): return super().inverse(z)
-        _check_input(z, self.event_shape, type(self).__name__)
-        return _fused_inverse(z, (self.parity, self._sizes, self.scale, self.clamp), ps)
     def log_scale(self, raw):
         "Bounded log-scale from the raw conditioner output."
         if self.scale == 'softclamp': return self.clamp * torch.tanh(raw / self.clamp)
@@ -337,114 +317,6 @@ class AdditiveCoupling(AffineCoupling):
                  split:bool=False, # split formulation (see `AffineCoupling`)
                 ):
         super().__init__(event_shape, mask, hidden, n_blocks, parity, additive=True, net=net, split=split)
-
-# %% ../nbs/01_bijections.ipynb #bc1f4b96
-def _halves(x, sizes, parity):
-    "(untouched, transformed) parts of `x` along dim 1."
-    a, b = torch.split(x, sizes, 1)
-    return (a, b) if parity == 0 else (b, a)
-
-def _unhalves(keep, y, parity): return torch.cat((keep, y) if parity == 0 else (y, keep), 1)
-
-def _log_scale_raw(raw, scale, clamp):
-    "(s, tanh(raw/clamp) for softclamp or None): the bounded log-scale and what its derivative needs."
-    if scale == 'softclamp':
-        th = torch.tanh(raw / clamp)
-        return th * clamp, th
-    return F.logsigmoid(raw + 2.) - _LOGSIG2, None
-
-def _mlp_run(h, params):
-    "The MLP Linear-ReLU-...-Linear on `h` (flat `[W0, b0, W1, b1, ...]`); returns the output and the hidden activations."
-    n, hs = len(params) // 2, []
-    for i in range(n):
-        h = _linear(h, params[2 * i], params[2 * i + 1])
-        if i < n - 1: h = h.relu_(); hs.append(h)
-    return h, hs
-
-def _fused_forward(x, cfg, params):
-    "Normalizing direction of a split affine MLP coupling without autograd: (z, ldj, saved for the backward pass)."
-    parity, sizes, scale, clamp = cfg
-    xa, xb = _halves(x, sizes, parity)
-    out, hs = _mlp_run(xa, params)
-    raw, t = out.chunk(2, 1)
-    s, th = _log_scale_raw(raw, scale, clamp)
-    e = torch.exp(s)
-    return _unhalves(xa, torch.addcmul(t, xb, e), parity), s.sum(1), (e, th, hs)
-
-def _fused_inverse(z, cfg, params):
-    "Generative direction of a split affine MLP coupling without autograd."
-    parity, sizes, scale, clamp = cfg
-    za, zb = _halves(z, sizes, parity)
-    raw, t = _mlp_run(za, params)[0].chunk(2, 1)
-    s, _ = _log_scale_raw(raw, scale, clamp)
-    return _unhalves(za, (zb - t) * torch.exp(-s), parity)
-
-def _plain_forward(x, cfg, params):
-    "The same map with differentiable torch operations (for second derivatives and as the tests' reference)."
-    parity, sizes, scale, clamp = cfg
-    xa, xb = _halves(x, sizes, parity)
-    h, n = xa, len(params) // 2
-    for i in range(n):
-        h = F.linear(h, params[2 * i], params[2 * i + 1])
-        if i < n - 1: h = F.relu(h)
-    raw, t = h.chunk(2, 1)
-    s = _log_scale_raw(raw, scale, clamp)[0]
-    return _unhalves(xa, xb * torch.exp(s) + t, parity), s.sum(1)
-
-class _FusedCouplingFn(torch.autograd.Function):
-    "One autograd node for a split affine coupling with an MLP conditioner, with a hand-written backward pass."
-    @staticmethod
-    def forward(ctx, x, cfg, *params):
-        z, ldj, (e, th, hs) = _fused_forward(x, cfg, params)
-        ctx.cfg, ctx.n_hidden, ctx.has_th = cfg, len(hs), th is not None
-        ctx.save_for_backward(x, e, *([th] if th is not None else []), *hs, *params)
-        return z, ldj
-    @staticmethod
-    def backward(ctx, gz, gl):
-        cfg, saved = ctx.cfg, ctx.saved_tensors
-        x, e = saved[0], saved[1]
-        k = 3 if ctx.has_th else 2
-        th = saved[2] if ctx.has_th else None
-        hs, params = saved[k:k + ctx.n_hidden], saved[k + ctx.n_hidden:]
-        if torch.is_grad_enabled():   # create_graph=True: differentiate a re-run of the plain operations
-            with torch.enable_grad():
-                outs = _plain_forward(x, cfg, params)
-            need = [t for t, r in zip((x, *params), ctx.needs_input_grad[:1] + ctx.needs_input_grad[2:]) if r]
-            gs = iter(torch.autograd.grad(outs, need, (gz, gl), create_graph=True, allow_unused=True))
-            return tuple(next(gs) if r else None for r in ctx.needs_input_grad[:1]) + (None,) + \
-                   tuple(next(gs) if r else None for r in ctx.needs_input_grad[2:])
-        parity, sizes, scale, clamp = cfg
-        xa, xb = _halves(x, sizes, parity)
-        gza, gy = _halves(gz, sizes, parity)
-        # z_b = x_b e^s + t, ldj = sum(s): d/dx_b = e^s, d/dt = 1, d/ds = x_b e^s (+1 from the ldj)
-        g_s = torch.addcmul(gl.unsqueeze(1), gy * xb, e)
-        if scale == 'softclamp': g_raw = torch.addcmul(g_s, g_s * th, th, value=-1.)   # ds/draw = 1 - tanh^2
-        else: g_raw = torch.addcmul(g_s, g_s, e, value=-math.exp(_LOGSIG2))            # ds/draw = 1 - sigmoid(raw+2)
-        g = torch.cat((g_raw, gy), 1)
-        n, grads = len(params) // 2, [None] * len(params)
-        need_x = ctx.needs_input_grad[0]
-        for i in reversed(range(n)):
-            h_in = hs[i - 1] if i > 0 else xa
-            if ctx.needs_input_grad[2 + 2 * i]: grads[2 * i] = g.T @ h_in   # BLAS: oneDNN is slower on transposed inputs
-            if ctx.needs_input_grad[3 + 2 * i]: grads[2 * i + 1] = g.sum(0)
-            if i > 0 or need_x:
-                g = _mm_t(g, params[2 * i].T)
-                if i > 0: g = torch.ops.aten.threshold_backward(g, hs[i - 1], 0)
-        gx = _unhalves(g + gza, gy * e, parity) if need_x else None
-        return (gx, None, *grads)
-
-def _mlp_params(net):
-    "`[W0, b0, W1, b1, ...]` when `net` is a `core.MLP` of Linear layers with biases and ReLUs in between, else None."
-    if type(net) is not MLP: return None
-    mods = list(net.net)
-    if len(mods) % 2 == 0: return None
-    out = []
-    for i, m in enumerate(mods):
-        if i % 2 == 0:
-            if type(m) is not nn.Linear or m.bias is None: return None
-            out += [m.weight, m.bias]
-        elif type(m) is not nn.ReLU: return None
-    return out
 
 # %% ../nbs/01_bijections.ipynb #329ac346
 def _rq_knots(logits, bound, min_size):

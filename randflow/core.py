@@ -4,12 +4,11 @@
 
 # %% auto #0
 __all__ = ['check_positive', 'check_choice', 'check_int', 'seed_everything', 'sum_except_batch', 'block_log_softmax',
-           'block_argmax', 'block_one_hot', 'linear_kernel', 'MLP', 'randomize_', 'Layer', 'Compose', 'replaying',
-           'StandardNormal', 'DiagGaussian', 'GaussianMixture', 'grid_integral', 'Flow', 'compiled',
-           'tune_cpu_allocator', 'bits_per_dim']
+           'block_argmax', 'block_one_hot', 'MLP', 'randomize_', 'Layer', 'Compose', 'replaying', 'StandardNormal',
+           'DiagGaussian', 'GaussianMixture', 'grid_integral', 'Flow', 'bits_per_dim', 'compiled', 'tune_cpu_allocator']
 
 # %% ../nbs/00_core.ipynb #39927e53
-import math, random, os, contextlib, time
+import math, random, contextlib
 import numpy as np
 import torch
 from torch import nn
@@ -59,73 +58,6 @@ def block_one_hot(idx:torch.Tensor, # long indices
     dtype = dtype or torch.get_default_dtype()
     return torch.stack([(idx == u).to(dtype) for u in range(n)], dim)
 
-# %% ../nbs/00_core.ipynb #bc1f4b96
-def _onednn_ok()->bool:
-    "Whether oneDNN's float32 linear (`torch.ops.mkldnn._linear_pointwise`) is available and works here."
-    global _ONEDNN
-    if _ONEDNN is None:
-        try:
-            a, w = torch.randn(4, 3), torch.randn(2, 3)
-            _ONEDNN = torch.backends.mkldnn.is_available() and bool(torch.allclose(
-                torch.ops.mkldnn._linear_pointwise(a, w, None, 'none', [], ''), a @ w.T, atol=1e-5))
-        except Exception: _ONEDNN = False
-    return _ONEDNN
-_ONEDNN = None
-
-def _time_min(fn, reps=5):
-    "Fastest of `reps` timed calls of `fn` (after one warm-up call), seconds."
-    fn(); best = math.inf
-    for _ in range(reps):
-        t = time.perf_counter(); fn(); best = min(best, time.perf_counter() - t)
-    return best
-
-_KERNELS = ('auto', 'onednn', 'blas')
-_KERNEL_CHOICE = {}   # (M, N, K, a transposed, b transposed, bias, threads) -> True when oneDNN was faster here
-
-def linear_kernel()->str:
-    "The float32 CPU kernel rule for MLP products: env `RANDFLOW_LINEAR_KERNEL` = 'auto' (default), 'onednn' or 'blas'."
-    k = os.environ.get('RANDFLOW_LINEAR_KERNEL', 'auto')
-    if k not in _KERNELS: raise ValueError(f"RANDFLOW_LINEAR_KERNEL={k!r} is not allowed; choose one of {_KERNELS}")
-    return k
-
-def _onednn_faster(M:int, N:int, K:int, # the product a @ b.T with a: M x K, b: N x K
-                   a_t:bool=False, # a is a transposed view
-                   b_t:bool=False, # b is a transposed view
-                   bias:bool=False, # a bias is added in the same call
-                  )->bool:
-    "Whether a float32 CPU product goes to oneDNN: under 'auto', whichever kernel was faster for this shape and layout here."
-    if min(M, N, K) < 16 or not _onednn_ok(): return False
-    rule = linear_kernel()
-    if rule != 'auto': return rule == 'onednn'
-    key = (M, N, K, a_t, b_t, bias, torch.get_num_threads())
-    if key not in _KERNEL_CHOICE:   # time both once on random operands of the same shape and layout, keep the faster
-        with torch.no_grad():
-            a = torch.randn(K, M).T if a_t else torch.randn(M, K)
-            w = torch.randn(K, N).T if b_t else torch.randn(N, K)
-            c = torch.zeros(N) if bias else None
-            t_dnn = _time_min(lambda: torch.ops.mkldnn._linear_pointwise(a, w, c, 'none', [], ''))
-            t_blas = _time_min(lambda: torch.addmm(c, a, w.T) if bias else a @ w.T)
-        _KERNEL_CHOICE[key] = t_dnn < 0.95 * t_blas   # oneDNN only when clearly faster
-    return _KERNEL_CHOICE[key]
-
-def _use_onednn(x, M, N, K, b=None, bias=False):
-    "Whether the float32 CPU product of `x` (M x K) and a K x N operand (`b`: its N x K form, maybe a transposed view) goes to oneDNN."
-    return (x.dtype == torch.float32 and x.device.type == 'cpu'
-            and _onednn_faster(M, N, K, b_t=b is not None and not b.is_contiguous(), bias=bias))
-
-def _mm_t(a, b):
-    "a @ b.T for 2-D tensors, with `_use_onednn`'s choice of kernel."
-    if _use_onednn(a, a.shape[0], b.shape[0], a.shape[1], b):
-        return torch.ops.mkldnn._linear_pointwise(a, b, None, 'none', [], '')
-    return a @ b.T
-
-def _linear(x, W, b):
-    "x @ W.T + b with `_use_onednn`'s choice of kernel (one input feature: an elementwise multiply-add)."
-    if W.shape[1] == 1: return torch.addcmul(b, x, W.T)
-    if _use_onednn(x, x.shape[0], W.shape[0], W.shape[1], W, True): return torch.ops.mkldnn._linear_pointwise(x, W, b, 'none', [], '')
-    return torch.addmm(b, x, W.T)
-
-
 # %% ../nbs/00_core.ipynb #a45d457e
 class MLP(nn.Module):
     "Fully connected net `n_in -> hidden... -> n_out` with ReLU (or given) activations; last layer zero-initialised."
@@ -142,77 +74,7 @@ class MLP(nn.Module):
         layers.append(nn.Linear(dims[-1], n_out))
         if zero_init: nn.init.zeros_(layers[-1].weight); nn.init.zeros_(layers[-1].bias)
         self.net = nn.Sequential(*layers)
-    def forward(self, x):
-        if torch.compiler.is_compiling(): return self._traced(x)
-        return self.net(x)
-    def _traced(self, x):
-        "The same net for `torch.compile`: a 1-input or 1-2-output layer as broadcast/reduction, which inductor fuses; others via `_traced_linear`."
-        for l in self.net:
-            if not isinstance(l, nn.Linear): x = l(x)
-            elif l.in_features == 1: x = x * l.weight.t() + l.bias                       # outer product: no GEMM call
-            elif l.out_features <= 2: x = (x.unsqueeze(-2) * l.weight).sum(-1) + l.bias  # a dot per output
-            else: x = _traced_linear(x, l.weight, l.bias)                               # the kernels `_linear_plan` picks
-        return x
-
-# %% ../nbs/00_core.ipynb #tr4cedcd0
-def _mm_t_on(a, b, onednn:bool):
-    "a @ b.T for 2-D tensors: oneDNN's inner product when `onednn` (float32 CPU only), else BLAS."
-    if onednn and a.dtype == torch.float32 and a.device.type == 'cpu':
-        return torch.ops.mkldnn._linear_pointwise(a, b, None, 'none', [], '')
-    return a @ b.T
-
-class _LinearFn(torch.autograd.Function):
-    "x @ W.T whose forward product, input gradient and weight gradient each run on the kernel `plan` names."
-    @staticmethod
-    def forward(x, W, plan): return _mm_t_on(x, W, plan[0])
-    @staticmethod
-    def setup_context(ctx, inputs, output):   # a separate setup_context: torch.func (AdamStep's gradient) needs it
-        x, W, ctx.plan = inputs
-        ctx.save_for_backward(x, W)
-    @staticmethod
-    def backward(ctx, g):
-        x, W = ctx.saved_tensors
-        nx, nw = ctx.needs_input_grad[:2]
-        if torch.is_grad_enabled():   # create_graph=True: differentiable plain products, so higher derivatives stay exact
-            return (g @ W if nx else None), (g.T @ x if nw else None), None
-        return (_mm_t_on(g, W.T, ctx.plan[1]) if nx else None), (_mm_t_on(g.T, x.T, ctx.plan[2]) if nw else None), None
-
-def _inductor_onednn_linear()->bool:
-    "Let inductor call `mkldnn._linear_pointwise` on a trainable weight; its own lowering takes constant (frozen) weights only."
-    try:
-        import torch._inductor.lowering as L
-        from torch._inductor.virtualized import V
-        op = torch.ops.mkldnn._linear_pointwise.default
-        own = L.lowerings[op]
-        if getattr(own, '_randflow', False): return True
-        call = L.fallback_handler(op, add_to_fallback_set=False)
-        def lower(x, w, *args, **kwargs):
-            try: frozen = w.get_name() in V.graph.constants
-            except Exception: frozen = False
-            return (own if frozen else call)(x, w, *args, **kwargs)
-        lower._randflow = True
-        L.lowerings[op] = lower
-        return True
-    except Exception: return False   # another inductor: the plan falls back to BLAS
-
-@torch.compiler.assume_constant_result
-def _linear_plan(M:int, # batch rows of x
-                 N:int, # output features
-                 K:int, # input features
-                )->tuple: # (forward, input gradient, weight gradient): True = oneDNN
-    "Which products of a float32 CPU layer x [M, K] -> [M, N] go to oneDNN; run eagerly while torch.compile traces."
-    plan = (_onednn_faster(M, N, K), _onednn_faster(M, K, N, b_t=True), _onednn_faster(N, K, M, a_t=True, b_t=True))
-    return plan if any(plan) and _inductor_onednn_linear() else (False, False, False)
-
-def _traced_linear(x, W, b):
-    "x @ W.T + b as `MLP` traces it for torch.compile: float32 CPU products on the kernels `_linear_plan` picks."
-    if x.dim() == 2 and x.dtype == torch.float32 and x.device.type == 'cpu' and isinstance(x.shape[0], int):
-        plan = _linear_plan(x.shape[0], W.shape[0], W.shape[1])
-        if any(plan):
-            y = _LinearFn.apply(x, W, plan)
-            return y if b is None else y + b
-    return F.linear(x, W, b)
-
+    def forward(self, x): return self.net(x)
 
 # %% ../nbs/00_core.ipynb #4d72eca8
 @torch.no_grad()
@@ -443,36 +305,23 @@ class Flow(nn.Module):
         "Number of trainable parameters."
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
-# %% ../nbs/00_core.ipynb #e99ca0e0
-def compiled(fn, # a function of tensors: `flow.log_prob`, `flow.sample`, a loss such as `lambda x: -flow.log_prob(x).mean()`
-             cpp_wrapper:bool=True, # inductor's C++ wrapper (less per-call overhead than the generated Python)
-             dynamic:bool|None=False, # `torch.compile`'s `dynamic`: False compiles once per shape
-            ):
-    "`fn` under `torch.compile` (inductor): the same function, the flow's small operations fused into generated kernels."
-    if not callable(fn): raise ValueError(f"fn must be callable, got {fn!r}")
-    return torch.compile(fn, dynamic=dynamic, options={'cpp_wrapper': bool(cpp_wrapper)})
-
-# %% ../nbs/00_core.ipynb #7eb9e260
-import ctypes, sys
-
-# %% ../nbs/00_core.ipynb #8bfd44de
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3   # glibc mallopt parameters (malloc.h)
-
-def tune_cpu_allocator(mmap_threshold_mib:int=64, # blocks of at least this size are mmap'ed and unmapped when freed
-                       trim_threshold_mib:int|None=None, # free heap kept before trimming; None = 4 x mmap_threshold_mib
-                      )->bool: # True when glibc took both settings
-    "Let glibc's malloc keep freed tensor memory for reuse: fewer page faults per CPU training step."
-    check_positive('mmap_threshold_mib', mmap_threshold_mib)
-    trim = 4 * mmap_threshold_mib if trim_threshold_mib is None else trim_threshold_mib
-    check_positive('trim_threshold_mib', trim)
-    if not sys.platform.startswith('linux'): return False
-    try: mallopt = ctypes.CDLL('libc.so.6').mallopt
-    except (OSError, AttributeError): return False   # not glibc (musl, ...)
-    return bool(mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold_mib) << 20)) and bool(mallopt(_M_TRIM_THRESHOLD, int(trim) << 20))
-
 # %% ../nbs/00_core.ipynb #feda5fca
 def bits_per_dim(log_prob:torch.Tensor, # `[batch]` log-densities in nats on the data scale
                  dim:int, # number of data dimensions D
                 )->torch.Tensor:
     "−log p / (D ln 2): bits per dimension."
     return -log_prob / (dim * math.log(2))
+
+# %% ../nbs/00_core.ipynb #c0mpat0cd
+def compiled(fn, # a function of tensors
+             **kwargs, # as for `fast.compiled`
+            ):
+    "Alias of `randflow.fast.compiled` (kept until `training` imports it from `fast`)."
+    from randflow import fast
+    return fast.compiled(fn, **kwargs)
+
+def tune_cpu_allocator(**kwargs, # as for `fast.tune_cpu_allocator`
+                      )->bool:
+    "Alias of `randflow.fast.tune_cpu_allocator` (kept until `training` imports it from `fast`)."
+    from randflow import fast
+    return fast.tune_cpu_allocator(**kwargs)

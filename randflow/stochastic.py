@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['lwta_logits', 'lwta_log_probs', 'sample_winners', 'winner_log_prob', 'winners_one_hot', 'lwta_activation',
-           'hard_winners', 'all_configs', 'LWTAFold', 'jacobian_logdet', 'CIFAffine', 'LWTAMixture',
-           'enumerate_log_prob']
+           'hard_winners', 'all_configs', 'TanhNet', 'softplus', 'inv_softplus', 'ShapeMixin', 'LWTAFold',
+           'jacobian_logdet', 'CIFAffine', 'LWTAMixture', 'enumerate_log_prob']
 
 # %% ../nbs/02_stochastic.ipynb #121885c6
 import math, itertools
@@ -90,9 +90,16 @@ class _GLinear(nn.Module):
         y = torch.einsum('bgi,goi->bgo', x.reshape(x.shape[0], self.g, -1), self.weight) + self.bias
         return y.reshape(x.shape[0], -1)
 
-class _Net(nn.Module):
+class TanhNet(nn.Module):
     "Two-hidden-layer tanh net on `[B, C, H, W]`: grouped MLP when `spatial=False` (H = W = 1), else convs."
-    def __init__(self, c_in, c_out, hidden, k=1, groups=1, zero_init=True, spatial=False):
+    def __init__(self, c_in:int, # input channels
+                 c_out:int, # output channels
+                 hidden:int, # hidden width per group
+                 k:int=1, # kernel size of the first convolution (`spatial=True`)
+                 groups:int=1, # independent groups (block-diagonal weights)
+                 zero_init:bool=True, # zero the last layer so the net starts at 0
+                 spatial:bool=False, # convolutions over H, W (images) instead of a per-position MLP
+                ):
         super().__init__()
         self.spatial, hid = spatial, hidden * groups
         if spatial:
@@ -110,15 +117,17 @@ class _Net(nn.Module):
         y = self.net(x.permute(0, 2, 3, 1).reshape(B * H * W, -1))
         return y.reshape(B, H, W, -1).permute(0, 3, 1, 2)
 
-def _softplus(y):
+def softplus(y:torch.Tensor, # any values
+            )->torch.Tensor:
     "Accurate softplus log(1 + e^y) (no threshold approximation)."
     return y.clamp_min(0) + torch.log1p(torch.exp(-y.abs()))
 
-def _inv_softplus(g):
+def inv_softplus(g:torch.Tensor, # positive values
+                )->torch.Tensor:
     "Inverse of softplus for g > 0, stable for large and tiny g: g + log(1 - e^{-g})."
     return g + torch.log(-torch.expm1(-g))
 
-class _Shapes:
+class ShapeMixin:
     "Mixin: vectors `[B, D]` <-> internal `[B, D, 1, 1]`; index `[B, K]` <-> `[B, K, 1, 1]`."
     def _in(self, x):
         want = 4 if self.image else 2
@@ -132,7 +141,7 @@ class _Shapes:
     def _idx_out(self, i): return i if self.image else i[:, :, 0, 0]
 
 # %% ../nbs/02_stochastic.ipynb #8729bc23
-class LWTAFold(_Shapes, Layer):
+class LWTAFold(ShapeMixin, Layer):
     "Hard-LWTA fold (design C1): argmax winner + inverse-softplus gaps when normalizing, sampled winner when generating."
     exact = True
     discrete_inverse = True   # `inverse` draws a discrete index (or floors): no `Flow.rsample`
@@ -167,8 +176,8 @@ class LWTAFold(_Shapes, Layer):
         self.log_diag = nn.Parameter(d.abs().log().to(dt))
         self.bias = nn.Parameter(torch.zeros(self.K, U))
         self.register_buffer('others', torch.tensor([[j for j in range(U) if j != k] for k in range(U)]))
-        if context: self.gate = _Net(dim, dim, hidden, k=3 if image else 1, spatial=image)
-        else: self.gate = _Net(dim, dim, hidden, k=1, groups=self.K, spatial=image)
+        if context: self.gate = TanhNet(dim, dim, hidden, k=3 if image else 1, spatial=image)
+        else: self.gate = TanhNet(dim, dim, hidden, k=1, groups=self.K, spatial=image)
 
     def matrix(self)->torch.Tensor:
         "The `[K, U, U]` response matrices A = P L U."
@@ -216,7 +225,7 @@ class LWTAFold(_Shapes, Layer):
         aw = a.gather(-1, k[..., None])
         gap = aw - a.gather(-1, self.others[k])
         gap = gap.clamp_min(math.sqrt(torch.finfo(a.dtype).tiny))
-        z = self._unblocks(torch.cat([aw, _inv_softplus(gap)], -1))
+        z = self._unblocks(torch.cat([aw, inv_softplus(gap)], -1))
         H, W = xi.shape[-2:]
         logdet = H * W * self.log_diag.sum() - torch.log(-torch.expm1(-gap)).flatten(1).sum(-1)
         return z, k, logdet
@@ -234,7 +243,7 @@ class LWTAFold(_Shapes, Layer):
         "Unfold: a_k = y_1, losers a_k - softplus(y_{1+j}), x = A^{-1}(a - c)."
         y, k = self._blocks(self._in(z)), self._idx_in(k)
         aw = y[..., :1]
-        a = torch.empty_like(y).scatter(-1, k[..., None], aw).scatter(-1, self.others[k], aw - _softplus(y[..., 1:]))
+        a = torch.empty_like(y).scatter(-1, k[..., None], aw).scatter(-1, self.others[k], aw - softplus(y[..., 1:]))
         Ainv = torch.linalg.inv(self.matrix())
         v = torch.einsum('kij,bkhwj->bkhwi', Ainv, a - self.bias[:, None, None])
         return self._out(self._unblocks(v))
@@ -273,7 +282,7 @@ def jacobian_logdet(f, # maps one point `[D]` (or any shape) to an output of the
     return torch.linalg.slogdet(J)[1]
 
 # %% ../nbs/02_stochastic.ipynb #e0e8ccc6
-class CIFAffine(_Shapes, Layer):
+class CIFAffine(ShapeMixin, Layer):
     "CIF conditional affine layer z = (x + t(u)) * exp(s(u)) with u ~ q(u|x) when normalizing, u ~ p(u|z) when generating."
     exact = False
     def __init__(self, dim:int, # features (vectors) or channels (images)
@@ -286,9 +295,9 @@ class CIFAffine(_Shapes, Layer):
         for n, v in dict(dim=dim, u_dim=u_dim, hidden=hidden).items(): check_positive(n, v)
         self.dim, self.u_dim, self.image = dim, u_dim, image
         k = 3 if image else 1
-        self.st = _Net(u_dim, 2 * dim, hidden, k, spatial=image, zero_init=zero_init)
-        self.q_net = _Net(dim, 2 * u_dim, hidden, k, spatial=image, zero_init=zero_init)
-        self.p_net = _Net(dim, 2 * u_dim, hidden, k, spatial=image, zero_init=zero_init)
+        self.st = TanhNet(u_dim, 2 * dim, hidden, k, spatial=image, zero_init=zero_init)
+        self.q_net = TanhNet(dim, 2 * u_dim, hidden, k, spatial=image, zero_init=zero_init)
+        self.p_net = TanhNet(dim, 2 * u_dim, hidden, k, spatial=image, zero_init=zero_init)
 
     def _st(self, u):
         s, t = self.st(self._in_u(u)).chunk(2, 1)
@@ -351,7 +360,7 @@ class CIFAffine(_Shapes, Layer):
         return torch.logsumexp(lp.reshape(x.shape[0], n), 1) + math.log(h)
 
 # %% ../nbs/02_stochastic.ipynb #b7286146
-class LWTAMixture(_Shapes, Layer):
+class LWTAMixture(ShapeMixin, Layer):
     "Winner-indexed bijection (design B): per block, an LWTA gate picks one of U candidate coupling bijections."
     exact = False
     discrete_inverse = True   # `inverse` draws a discrete index (or floors): no `Flow.rsample`
@@ -378,11 +387,11 @@ class LWTAMixture(_Shapes, Layer):
         self.m, self.K, self.bins, self.bound = block, cb // block, bins, bound
         self.n_par = 2 if candidates == 'affine' else 3 * bins - 1
         k = 3 if image else 1
-        self.cond = _Net(self.ca, self.K * U * block * self.n_par, hidden, k, spatial=image)
+        self.cond = TanhNet(self.ca, self.K * U * block * self.n_par, hidden, k, spatial=image)
         self.t0 = nn.Parameter(torch.linspace(-1, 1, U)[None, :, None].repeat(self.K, 1, block))
-        self.gate_feat = _Net(self.ca, self.K * hidden, hidden, k, zero_init=False, spatial=image)
+        self.gate_feat = TanhNet(self.ca, self.K * hidden, hidden, k, zero_init=False, spatial=image)
         g_in = hidden + (block if gate == 'output' else 0)
-        self.gate_head = _Net(self.K * g_in, self.K * U, hidden, 1, groups=self.K, spatial=image)
+        self.gate_head = TanhNet(self.K * g_in, self.K * U, hidden, 1, groups=self.K, spatial=image)
 
     def _split(self, x):
         a, b = (x[:, :self.ca], x[:, self.ca:]) if not self.swap else (x[:, -self.ca:], x[:, :-self.ca])

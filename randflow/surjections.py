@@ -11,7 +11,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import *
-from .stochastic import _Net, _Shapes, _softplus, _inv_softplus, LWTAFold
+from .stochastic import TanhNet, ShapeMixin, softplus, inv_softplus, LWTAFold
 
 # %% ../nbs/02b_surjections.ipynb #6e5dc007
 def fold_coordinate(d:torch.Tensor, # signed distance to the fold point
@@ -22,7 +22,7 @@ def fold_coordinate(d:torch.Tensor, # signed distance to the fold point
     k = d > 0
     s = torch.where(k, torch.as_tensor(s1, dtype=d.dtype), torch.as_tensor(s0, dtype=d.dtype))
     y = (d.abs() * torch.exp(s)).clamp_min(math.sqrt(torch.finfo(d.dtype).tiny))
-    return _inv_softplus(y), k.long(), s - torch.log(-torch.expm1(-y))
+    return inv_softplus(y), k.long(), s - torch.log(-torch.expm1(-y))
 
 def unfold_coordinate(z:torch.Tensor, # folded coordinate
                       k:torch.Tensor, # side: 1 for d > 0, 0 otherwise
@@ -31,14 +31,14 @@ def unfold_coordinate(z:torch.Tensor, # folded coordinate
                      )->torch.Tensor: # d
     "Inverse of `fold_coordinate` given the side."
     s = torch.where(k.bool(), torch.as_tensor(s1, dtype=z.dtype), torch.as_tensor(s0, dtype=z.dtype))
-    return (2 * k.to(z.dtype) - 1) * _softplus(z) * torch.exp(-s)
+    return (2 * k.to(z.dtype) - 1) * softplus(z) * torch.exp(-s)
 
 def _bernoulli_log_prob(logit, k):
     "log p(k) for k in {0, 1} with p(1) = sigmoid(logit)."
     return torch.where(k.bool(), F.logsigmoid(logit), F.logsigmoid(-logit))
 
 # %% ../nbs/02b_surjections.ipynb #8dc10239
-class AbsFold(_Shapes, Layer):
+class AbsFold(ShapeMixin, Layer):
     "SurVAE abs surjection per feature at a learned point, |x - b| mapped back onto R; the sign is sampled when generating."
     exact = True
     discrete_inverse = True   # `inverse` draws a discrete index (or floors): no `Flow.rsample`
@@ -51,7 +51,7 @@ class AbsFold(_Shapes, Layer):
         check_positive('dim', dim); check_positive('hidden', hidden); check_choice('gate', gate, ['learned', 'uniform'])
         self.dim, self.image, self.gate_kind = dim, image, gate
         self.shift = nn.Parameter(torch.zeros(dim))
-        if gate == 'learned': self.gate = _Net(dim, dim, hidden, k=3 if image else 1, spatial=image)
+        if gate == 'learned': self.gate = TanhNet(dim, dim, hidden, k=3 if image else 1, spatial=image)
 
     def _d(self, x): return self._in(x) - self.shift[None, :, None, None]
     def forward_given(self, x:torch.Tensor, s:torch.Tensor):
@@ -78,7 +78,7 @@ class AbsFold(_Shapes, Layer):
         return self.inverse_given(z, self.inverse_index(draw))
 
 # %% ../nbs/02b_surjections.ipynb #672cae34
-class RADCoupling(_Shapes, Layer):
+class RADCoupling(ShapeMixin, Layer):
     "Two-piece RAD fold of one half at points (and per-side scales) set by the other half; the side is sampled when generating."
     exact = True
     discrete_inverse = True   # `inverse` draws a discrete index (or floors): no `Flow.rsample`
@@ -94,8 +94,8 @@ class RADCoupling(_Shapes, Layer):
         m = dim // 2
         self.n_A, self.n_B = (m, dim - m) if parity == 0 else (dim - m, m)
         k = 3 if image else 1
-        self.cond = _Net(self.n_A, 3 * self.n_B, hidden, k, spatial=image)          # fold point, s_0, s_1 (zero at init)
-        self.gate = _Net(dim, self.n_B, hidden, k, spatial=image)                   # logit of p(k = 1 | z)
+        self.cond = TanhNet(self.n_A, 3 * self.n_B, hidden, k, spatial=image)          # fold point, s_0, s_1 (zero at init)
+        self.gate = TanhNet(dim, self.n_B, hidden, k, spatial=image)                   # logit of p(k = 1 | z)
 
     def _split(self, x):
         m = self.dim // 2
@@ -151,8 +151,8 @@ class LWTAPool(Layer):
             with torch.no_grad():
                 self.fold.perm.copy_(torch.eye(U).expand_as(self.fold.perm)); self.fold.sign.fill_(1.)
                 for p in (self.fold.lower, self.fold.upper, self.fold.log_diag, self.fold.bias): p.zero_(); p.requires_grad_(False)
-        else: self.gate = _Net(self.K, self.K * U, hidden, k=3, spatial=True)
-        self.decoder = _Net(self.K + self.K * U, 2 * self.K * (U - 1), hidden, k=3, spatial=True)
+        else: self.gate = TanhNet(self.K, self.K * U, hidden, k=3, spatial=True)
+        self.decoder = TanhNet(self.K + self.K * U, 2 * self.K * (U - 1), hidden, k=3, spatial=True)
         self.register_buffer('initialized', torch.tensor(kind == 'max'))
         self._ready = kind == 'max'
 
