@@ -37,7 +37,11 @@ def _parser()->argparse.ArgumentParser:
     sub = p.add_subparsers(dest='cmd', required=True, metavar='COMMAND')
     s = sub.add_parser('sweep', help='run a preset sweep (skipping complete runs), then regenerate the report')
     s.add_argument('preset', help=f'preset name ({", ".join(available_presets())}) or path to a YAML file')
-    s.add_argument('--workers', type=int, default=None, help="parallel runs (default: the preset's `workers`, else 2)")
+    s.add_argument('--workers', type=int, default=None, help="parallel runs (default: the preset's `workers`, else 2); "
+                   "with --executor slurm, the most array tasks running at once (default: no limit of ours)")
+    s.add_argument('--executor', default='local', metavar='{' + ','.join(EXECUTORS) + '}',
+                   help='where the runs execute: local (a process pool on this machine; default), slurm (a SLURM job array '
+                        'through submitit), submitit-local (submitit on this machine, for tests and debugging)')
     s.add_argument('--threads', type=int, default=None, help='threads per run (default: cores // workers)')
     s.add_argument('--out', default='reports/runs', help='folder of run folders (default: reports/runs)')
     s.add_argument('--template', default='nbs/experiments/train.ipynb', help='papermill training template')
@@ -51,6 +55,14 @@ def _parser()->argparse.ArgumentParser:
     s.add_argument('--cell-timeout', type=float, default=None, help='per-cell timeout in seconds')
     s.add_argument('--dry-run', action='store_true', help='list the runs and their states, run nothing')
     s.add_argument('--quiet', action='store_true', help='no progress bar')
+    c = s.add_argument_group("resources of one run with --executor slurm (they override the preset's slurm: mapping)")
+    c.add_argument('--partition', default=None, help='SLURM partition')
+    c.add_argument('--gpus-per-run', type=int, default=None, help='GPUs of one run (sbatch --gpus-per-node)')
+    c.add_argument('--cpus-per-run', type=int, default=None, help='CPU cores of one run (sbatch --cpus-per-task; its threads too, unless --threads)')
+    c.add_argument('--time-min', type=int, default=None, help='time limit of one run in minutes (default: 60)')
+    c.add_argument('--mem-gb', type=float, default=None, help='memory of one run in GB')
+    c.add_argument('--submitit-dir', default=None, help="submitit's logs and pickles, on a filesystem the nodes share "
+                   "(default: .submitit/%%j in the project; %%j: the job id)")
     r = sub.add_parser('report', help='only regenerate the report from the run folders')
     r.add_argument('--out', default='reports/runs'); r.add_argument('--report-template', default='nbs/experiments/report.ipynb')
     r.add_argument('--reports-dir', default='reports'); r.add_argument('--preset', default=None)
@@ -85,7 +97,18 @@ def _report(a, preset):
         return 1
     print(f"report: {out}"); return 0
 
+_CLUSTER_FLAGS = ['partition', 'gpus_per_run', 'cpus_per_run', 'time_min', 'mem_gb', 'submitit_dir']
+
+def _cluster_options(a):
+    "The checked resources of one run (see `slurm_options`): the preset's `slurm:` mapping, then the flags."
+    check_choice('--executor', a.executor, EXECUTORS)
+    given = [f"--{k.replace('_', '-')}" for k in _CLUSTER_FLAGS if getattr(a, k) is not None]
+    if a.executor == 'local' and given: raise ValueError(f"{', '.join(given)} apply to --executor slurm (or submitit-local), not to the local process pool")
+    return slurm_options(read_preset(a.preset).get('slurm'), **{k: getattr(a, k) for k in _CLUSTER_FLAGS[:-1]},
+                         array_parallelism=a.workers if a.executor == 'slurm' else None)
+
 def _cmd_sweep(a):
+    check_choice('--executor', a.executor, EXECUTORS)
     specs = load_preset(a.preset)
     if a.workers is not None: check_positive('--workers', a.workers)
     if a.threads is not None: check_positive('--threads', a.threads)
@@ -94,14 +117,21 @@ def _cmd_sweep(a):
         except re.error as e: raise ValueError(f"--match {a.match!r} is not a valid regular expression: {e}") from None
         specs = [s for s in specs if pat.search(s.run_id)]
     if not specs: print(f"no runs of {a.preset!r} match {a.match!r}", file=sys.stderr); return 2
+    opts, job_name = _cluster_options(a), f"randflow-{Path(str(a.preset)).stem}"
     print(f"project: {repo_root()}  runs: {_resolve(a.out)}", file=sys.stderr)
     if a.dry_run:
         check_parameters(specs, _resolve(a.template))      # what the sweep would refuse, the dry run refuses too
-        for rid, state in plan_sweep(specs, a.out).items(): print(f"{state:12s} {rid}")
+        plan = plan_sweep(specs, a.out)
+        for rid, state in plan.items(): print(f"{state:12s} {rid}")
+        n = sum(state not in ('complete', 'busy') for state in plan.values())
+        if a.executor == 'slurm' and n:
+            print(f"\n# the sbatch script for the {n} runs to do (written by submitit; nothing was submitted)\n"
+                  + sbatch_script(n, opts, a.submitit_dir or '.submitit/%j', job_name))
         return 0
     workers = a.workers if a.workers is not None else read_preset(a.preset).get('workers', 2)
     summ = run_sweep(specs, a.template, a.out, workers=workers, kernel_name=a.kernel, threads_per_run=a.threads,
-                     progress=not a.quiet, fail_fast=a.fail_fast, cell_timeout=a.cell_timeout)
+                     progress=not a.quiet, fail_fast=a.fail_fast, cell_timeout=a.cell_timeout,
+                     executor=a.executor, slurm=opts, submitit_dir=a.submitit_dir, job_name=job_name)
     if a.quiet: print(format_summary(summ))
     code = sweep_exit_code(summ)
     if a.report:   # also after failures: the report lists the runs that did not complete
