@@ -6,7 +6,7 @@ and no state leaks between libraries; run this file by hand only to debug one ce
 
     benchmarks/.venv-peers/bin/python benchmarks/bench.py speed --model 2d --lib randflow --phase train --smoke
 
-Method (as in shared/research/peers.md, section 4.3): 2 threads, fixed seed, batch 512 (2-D) / 64 (Glow) in every
+Method (the same for every library): 2 threads, fixed seed, batch 512 (2-D) / 64 (Glow) in every
 phase, a fresh clone of the batch each iteration, a warm-up of at least 5 iterations and 1 s (it also runs any
 data-dependent initialisation), then `reps x iters` iterations timed one by one; throughput = batch / median time.
 """
@@ -96,7 +96,8 @@ def glow_batch(n:int, # number of images
 # Every adapter returns a dict: module (an nn.Module holding all parameters), params, log_prob(x) -> [B],
 # sample(n) -> [n, *shape], roundtrip(x) -> x' (inverse of forward, or None), and optionally make_opt(params)
 # (randflow's own optimizer; the peers use torch.optim.Adam(lr=1e-3) with its defaults), loss(x) (the training
-# loss, default -log_prob(x).mean()) and density(x) (default log_prob).
+# loss, default -log_prob(x).mean()), density(x) (default log_prob) and make_step() (a whole training step,
+# train(x) -> loss, used instead of make_opt and loss: the randflow row's compiled step).
 
 def _mlp(n_in, n_out, hidden=(128, 128)):
     "The 2-D benchmark conditioner for the peers: Linear-ReLU-Linear-ReLU-Linear, n_in -> 128 -> 128 -> n_out."
@@ -127,6 +128,7 @@ def randflow_glow():
     return rc.Flow(layers, flow.base, event_shape=GLOW_SHAPE)
 
 def _randflow(model, optimizer, compile=True, fast=True):
+    "randflow's adapter: `fast` is the speed switch (`randflow.fast.prepare`), `compile` the compiled step and functions, `optimizer` 'randflow' or the peers' 'torch'."
     import torch
     import randflow.fast as rf, randflow.training as rt
     flow = randflow_2d() if model == '2d' else randflow_glow()
@@ -140,15 +142,27 @@ def _randflow(model, optimizer, compile=True, fast=True):
              allocator_tuned=setup['allocator'], sample=flow.sample, roundtrip=roundtrip, no_grad=torch.inference_mode)
     # the float32 product kernels randflow timed and chose in this process: (M, N, K, a transposed, b transposed, bias, threads, oneDNN)
     d['kernel_choices'] = lambda: rf.kernel_state()['choices']
-    if optimizer == 'randflow':   # as `randflow.training.fit` trains: torch's fused Adam, over one flat parameter when fast
+    if optimizer == 'randflow':   # the optimizer of `fit`'s eager step (`EagerStep`): torch's fused Adam, over one flat parameter when fast
         d['make_opt'] = lambda ps: rt.make_optimizer('adam', ps, lr=1e-3, flat=setup['flat'])
-    if compile:   # the training loss, log_prob and sample under torch.compile (randflow.fast.compiled); compiled in the warm-up
+    if compile:   # the loss (what randflow-adam trains), log_prob and sample under torch.compile (randflow.fast.compiled); compiled in the warm-up
         d.update(loss=rf.compiled(lambda x: -flow.log_prob(x).mean()), density=rf.compiled(flow.log_prob),
                  sample=rf.compiled(flow.sample))
-        if optimizer == 'randflow':   # loss, gradient and Adam update as one compiled graph
-            d['make_step'] = lambda: rf.AdamStep(flow, lr=1e-3)
+        if optimizer == 'randflow':   # `fit`'s own step with TrainConfig(fast=True): loss, gradient and Adam update as one compiled graph
+            def make_step():
+                step = rt.make_step(flow, rt.TrainConfig(lr=1e-3, fast=True, device='cpu', dtype='float32'))
+                assert type(step).__name__ == 'CompiledStep', type(step)
+                first = [True]
+                def train(x):
+                    if first[0]:   # the data-dependent initialisation pass `fit` makes before its first step (ActNorm)
+                        with torch.no_grad(): flow.log_prob(x)
+                        first[0] = False
+                    return step(x, 1e-3)[0][0]
+                return train
+            d['make_step'] = make_step
     return d
 
+# the four randflow rows: `fit`'s compiled step with the switch on; the switch on, nothing compiled; the compiled loss
+# with the peers' torch.optim.Adam; the switch off (plain layers, fused Adam per tensor: `fit`'s default)
 def adapt_randflow(model): return _randflow(model, 'randflow')
 def adapt_randflow_eager(model): return _randflow(model, 'randflow', compile=False)
 def adapt_randflow_adam(model): return _randflow(model, 'torch')

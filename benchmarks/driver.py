@@ -4,6 +4,7 @@ several rounds, appends the raw records to a JSON-lines file and writes `reports
     python3 benchmarks/driver.py all              # setup + full run + report (what `make bench` does)
     python3 benchmarks/driver.py all --smoke      # quick check of the harness: few iterations, 1 round
     python3 benchmarks/driver.py report           # rewrite reports/benchmarks.md from the latest raw records
+    python3 benchmarks/driver.py report --out /tmp/b.md   # the same page elsewhere (to proofread it)
 
 Only the standard library is used here; the cells run in `benchmarks/.venv-peers` (torch 2.14.1 + the peers, and
 randflow from this checkout on `sys.path`), except the cost-of-randomness cells, which need randflow's own
@@ -20,7 +21,7 @@ RESULTS = ROOT / 'reports' / 'benchmarks'
 REPORT = ROOT / 'reports' / 'benchmarks.md'
 BENCH = HERE / 'bench.py'
 
-# the peers, pinned to the versions that shared/research/peers.md describes; torch first, from the local wheel
+# the peers, pinned to the versions the benchmark was written against; torch first, from the local wheel
 PEER_REQUIREMENTS = ['normflows==1.7.3', 'nflows==0.14', 'zuko==1.6.0', 'FrEIA==0.2', 'pyro-ppl==1.9.2', 'tqdm']
 TORCH = 'torch==2.14.1'
 LIBS = ['randflow', 'randflow-eager', 'randflow-adam', 'randflow-plain', 'normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae', 'FrEIA-tuned']
@@ -110,8 +111,9 @@ def run_grid(out, # open JSON-lines file
     py = peers_python()
     for rnd in range(a.rounds):
         # the library order rotates from round to round; the optimizer does not enter density or sampling, so
-        # randflow-adam (randflow trained with the plain torch Adam) only has a train cell; the quality cells train
-        # every library eagerly (randflow with its eager path), so randflow-eager and randflow-plain have none
+        # randflow-adam (randflow's compiled loss trained with the plain torch Adam) only has a train cell; the
+        # quality cells train every library eagerly, randflow with the speed switch on (the randflow-eager
+        # configuration), and the other randflow rows and the controls have none
         cells = [('speed', speed_args(m, l, ph, rnd, a.smoke)) for m in a.models for ph in a.phases
                  for l in rotate(a.libs, rnd) if not (l == 'randflow-adam' and ph != 'train')]
         if not a.skip_quality:
@@ -390,7 +392,9 @@ def quality_table(recs):
     budget = rs[0].get('budget_s')
     ent = med([r.get('true_entropy') for r in rs if r.get('true_entropy') is not None])
     rows = [f'Training budget: {budget:g} s of wall clock per library (batch 512, Adam lr 1e-3, the model of the 2-D table); '
-            f'test NLL in nats on 5,000 held-out points of `8gaussians` (`randflow.data.toy_splits`, seed 0); every library, randflow included, trains eagerly here (no compilation inside the budget)'
+            f'test NLL in nats on 5,000 held-out points of `8gaussians` (`randflow.data.toy_splits`, seed 0); every library trains eagerly here '
+            f'(no compilation inside the budget), randflow with the speed switch on as in row randflow-eager (fast layers, '
+            f"`randflow.training.make_optimizer(..., flat=True)`)"
             + (f'; the true distribution\'s entropy on the same points is {ent:.3f} nats (the best reachable NLL).' if ent else '.'),
             '', '| library | steps in the budget | test NLL (nats) | non-finite test log-densities |', '|---|---|---|---|']
     for lib in LIBS:
@@ -411,8 +415,10 @@ def randomness_section(recs_all, recs):
     chosen = plan[-1].get('baseline')
     base = [chosen] if chosen in methods else [m for m, v in methods.items() if v.get('exact')]
     lines = ['Every registered method of `randflow.models`, built with `size=' + repr(plan[-1].get('size')) + "` for `8gaussians`; "
-             'batch 512; training uses `randflow.training.objective` with the default `TrainConfig` (random flows: '
-             'their bound, K draws as configured). The baseline is the deterministic (exact) method of the same size '
+             'batch 512; training uses `randflow.training.objective` with the objective, draws and gradient estimator each '
+             'method is trained with (`randflow.models.train_settings`), with the speed switch off as `randflow.training.fit` '
+             "trains by default (plain layers, `randflow.training.make_optimizer`'s fused Adam). The baseline is the "
+             'deterministic (exact) method of the same size '
              f"({', '.join(base) or 'none registered'}{'' if chosen in methods else '; the fastest of them'}); ratios are "
              'throughput / baseline throughput (medians over rounds).', '',
              '| method | exact | params | train samples/s | × baseline | sample samples/s | × baseline |', '|---|---|---|---|---|---|---|']
@@ -495,37 +501,57 @@ def report(path:Path, # raw records
           f"- Started {head.get('started', '?')}; total wall time {end.get('wall_s', '?')} s; {len(rounds)} round(s).",
           '',
           '## Method', '',
-          '- Models (shared/research/peers.md §4.1): **2-D RealNVP**, 8 affine couplings with MLP conditioners 1→128→128→2, '
-          'batch 512, data: two moons (σ = 0.05); **small Glow** on 1×28×28, squeeze → 4 steps at 4×14×14 → factor out 2 '
-          'channels → squeeze → 4 steps at 8×7×7, each step ActNorm → invertible 1×1 conv → affine coupling with the '
-          'conv3×3–ReLU–conv1×1–ReLU–conv3×3 conditioner (hidden 64), batch 64, data: dequantised random 8-bit images. '
-          "Each library builds them with its own layers (`benchmarks/bench.py`, one adapter per library); FrEIA's Glow has a "
-          'fixed rotation instead of the learned 1×1 conv, so fewer trainable parameters.',
-          '- Phases: **train** = `-log_prob(x).mean()`, backward, Adam (lr 1e-3) step; **density** = `log_prob` without '
-          'gradients; **sample** = one batch of samples without gradients. randflow evaluates and samples under '
-          '`torch.inference_mode()` (the peers under `torch.no_grad()`); its eager rows train with `randflow.training.make_optimizer` '
-          "(torch's fused Adam). Every randflow model is built by `randflow.models.build` (the Glow without its raw-pixel "
-          'preprocessing, since every library gets the same dequantised images). randflow\'s speed work sits behind one '
-          'switch, `randflow.fast.prepare(flow, on)` (`TrainConfig.fast` in `randflow.training.fit`): on, it swaps in the '
-          'fast layers, trains over one flat parameter and tunes the CPU allocator. The rows **randflow**, **randflow-eager** '
-          'and **randflow-adam** run with it on, **randflow-plain** with it off (plain layers and optimizer, default allocator), '
-          'so every run measures what the switch gives. The row **randflow** runs `log_prob` and `sample` through '
-          '`randflow.fast.compiled` (`torch.compile`, inductor with its C++ wrapper) and trains with '
-          '`randflow.fast.AdamStep`: the loss, its gradient and the Adam update as one compiled graph; both are '
-          'compiled during the warm-up. **randflow-eager** is the same model without compilation, trained with '
-          '`make_optimizer` as `randflow.training.fit` trains with the switch on; **randflow-adam** is the compiled loss (forward and backward '
-          "graphs joined by autograd) trained with the peers' plain `torch.optim.Adam`, to show what the optimizer and the "
-          'one-graph step contribute. The rows with the switch on '
-          'run with `randflow.fast.tune_cpu_allocator()` applied: glibc keeps freed '
-          'tensor memory for reuse instead of returning it to the OS; the peers run with the default allocator. The control '
-          'row **FrEIA-tuned** is FrEIA unchanged in a process with the same allocator setting, so that the table below '
-          'separates what the allocator gives from what randflow\'s layers give; it is never counted as a peer.',
+          '- Models: every library builds the same two models with its own layers (`benchmarks/bench.py`, one adapter per '
+          'library). **2-D RealNVP**: 8 affine couplings with MLP conditioners 1→128→128→2, batch 512, data: two moons '
+          '(σ = 0.05). **Small Glow** on 1×28×28: squeeze → 4 steps at 4×14×14 → factor out 2 channels → squeeze → 4 steps '
+          'at 8×7×7, each step ActNorm → invertible 1×1 conv → affine coupling with the conv3×3–ReLU–conv1×1–ReLU–conv3×3 '
+          'conditioner (hidden 64), batch 64, data: dequantised random 8-bit images. FrEIA\'s Glow has a fixed rotation '
+          'instead of the learned 1×1 conv, so fewer trainable parameters. Every randflow model is built by '
+          '`randflow.models.build` (the Glow without its raw-pixel preprocessing, since every library gets the same '
+          'dequantised images).',
+          '- Phases: **train** = one training step on the batch: the mean negative log-likelihood, its gradient and an '
+          'Adam (lr 1e-3) update; **density** = `log_prob` without gradients; **sample** = one batch of samples without '
+          "gradients. The peers train with `loss.backward()` and `torch.optim.Adam` at its defaults, and evaluate and "
+          'sample under `torch.no_grad()`; randflow evaluates and samples under `torch.inference_mode()`.',
+          "- randflow's speed work lives in `randflow.fast`, behind one switch: `randflow.fast.prepare(flow, on)`, which "
+          '`randflow.training.fit` calls with `TrainConfig.fast` (off by default). On, it swaps in the fast layers '
+          '(`randflow.fast.enable`: `FastMLP` and `FastAffineCoupling` in place of the plain `MLP` and `AffineCoupling`, '
+          'with the same parameters and the same map), has the optimizer built over one flat parameter, and on CPU tunes '
+          'the allocator; `fit` then trains with one compiled graph per step wherever '
+          '`randflow.training.compiled_step_applies` (the switch on, one process, Adam, an exact flow, no bf16: both '
+          'models here). Off, the model keeps its plain layers, the optimizer walks the parameter tensors as they are and '
+          "the allocator keeps glibc's defaults. randflow appears in four rows:",
+          "  - **randflow**: the switch on, trained with `fit`'s own step, `randflow.training.make_step(flow, "
+          "TrainConfig(fast=True))`, which for these models is a `randflow.training.CompiledStep` around "
+          '`randflow.fast.AdamStep`: the loss, its gradient and the Adam update as one compiled graph. `log_prob` and '
+          '`sample` run through `randflow.fast.compiled` (`torch.compile`, inductor with its C++ wrapper), which `fit` does '
+          'not do. Everything compiles during the warm-up.',
+          '  - **randflow-eager**: the switch on, nothing compiled: the fast layers, trained with autograd and '
+          "`randflow.training.make_optimizer('adam', ..., flat=True)` (torch's fused Adam over one flat parameter). This is "
+          "how `fit`'s eager step (`randflow.training.EagerStep`) trains with the switch on where the compiled step does "
+          'not apply (a random flow, several processes, another optimizer, bf16).',
+          '  - **randflow-adam**: the switch on, the loss compiled with `randflow.fast.compiled` (forward and backward '
+          "graphs joined by autograd) and trained with the peers' `torch.optim.Adam` at its defaults (neither fused nor "
+          'flat); train phase only. It shows what the optimizer and the one-graph step add to compilation.',
+          '  - **randflow-plain**: the switch off, as `fit` trains by default: plain layers, '
+          "`randflow.training.make_optimizer('adam', ...)` (torch's fused Adam over the parameter tensors), glibc's "
+          'default allocator, nothing compiled.',
+          '- So every run measures what the switch gives (randflow-plain against randflow-eager) and what compilation adds '
+          "(randflow-eager against randflow). The Glow's couplings have convolutional conditioners, for which the fast "
+          'layers take the plain path, so on the Glow the switch means the flat optimizer, the allocator setting and the '
+          'compiled step. The rows with the switch on run with `randflow.fast.tune_cpu_allocator()` applied: glibc keeps '
+          'freed tensor memory for reuse instead of returning it to the OS; the peers and randflow-plain run with the '
+          'default allocator. The control row **FrEIA-tuned** is FrEIA unchanged in a process with the same allocator '
+          "setting, so that the tables below separate what the allocator gives from what randflow's layers give; it is "
+          'never counted as a peer.',
           '- Each (model, library, phase) runs in a fresh process with `torch.set_num_threads(2)` and '
           'OMP/MKL_NUM_THREADS=2, seed 0, a fresh clone of the batch every iteration; warm-up of at least 5 iterations and 1 s '
           '(it also runs ActNorm\'s data-dependent initialisation); then 100 (2-D: 5 × 20) or 15 (Glow: 5 × 3) iterations '
           'timed one by one. Throughput = batch / median iteration time. The grid is repeated round-robin '
-          '(the library order rotates every round); every figure is the **median over rounds [min–max over rounds]**.',
-          '- Ratio to the fastest peer: randflow\'s median over the fastest peer\'s median (in brackets: the range of the '
+          '(the library order rotates every round); every figure is the **median over rounds [min–max over rounds]**. '
+          'A cell during which other processes used more than a quarter of the machine is rerun (up to `--retries` '
+          'times), and the load average and the CPU share of other processes are recorded with every cell.',
+          '- Ratio to the fastest peer: the randflow row\'s median over the fastest peer\'s median (in brackets: the range of the '
           'per-round ratios against the fastest peer of the same round).',
           '- Memory: peak RSS (`ru_maxrss`) during the timed iterations minus RSS after building the model and data, MiB '
           "(the peak is reset after the warm-up with Linux's `clear_refs`, so a one-time compilation in the warm-up does "
@@ -535,55 +561,68 @@ def report(path:Path, # raw records
           'timed training steps (train cell), max over rounds.',
           '',
           '## What randflow does on these models', '',
-          '- **`torch.compile`** (row randflow; `randflow.fast.compiled`): inductor fuses the many small elementwise '
-          'operations of a flow step (and of its backward pass) into generated C++ loops, and its C++ wrapper drops the '
-          'Python interpreter between kernels; the convolutions stay with oneDNN. Under '
-          'compilation the hand-fused 2-D coupling below traces its plain operations instead, and a `fast.FastMLP` traces a '
-          'layer with one input (1→128) as a broadcast product and a layer with at most two outputs (128→2) as a dot per '
-          'output, which inductor fuses with the neighbouring ReLU and bias instead of calling BLAS for a tiny matrix '
-          'product (same function; tested against eager in `nbs/00c_fast.ipynb`).',
-          '- **oneDNN for the hidden-layer products under compilation** (row randflow; `fast.FastMLP`, `fast.set_kernel`): '
-          'each 128×128 layer is one autograd function whose forward product, input gradient and weight gradient each run '
-          'on oneDNN\'s float32 inner product or on BLAS (MKL), whichever was faster for that shape and layout when the '
-          'process first timed both; the chosen kernel is called directly from the compiled graph. On AMD hosts MKL takes '
-          'its AVX2 path, oneDNN uses AVX-512. Same precision; results agree with the eager net to float32 rounding '
-          '(tested in `nbs/00c_fast.ipynb`). The peers\' `nn.Linear` calls MKL. Each randflow cell records the choices it made '
-          '(`kernel_choices` in the raw records).',
-          '- **One compiled graph per training step** (row randflow; `randflow.fast.AdamStep`): the flow\'s loss with '
-          'its parameters read from one flat tensor (`torch.func.functional_call`), the gradient by '
-          '`torch.func.grad_and_value` and `torch.optim.Adam`\'s update, traced together, so a step is one call into '
-          'generated code: no autograd engine between the forward and backward graphs, no per-parameter gradient '
-          'accumulation, no Python optimizer. After the first call per batch layout it skips torch.compile\'s guard '
-          'checks (the step checks the layout itself). Five steps agree with `torch.optim.Adam` (`nbs/00c_fast.ipynb`).',
-          '- **Split couplings** (`AffineCoupling(..., split=True)`): the conditioner sees only the untouched half and '
-          'returns parameters only for the transformed half (1→128→128→2 in 2-D, c/2→64→64→c in Glow), so the affine map '
-          'and its log-determinant are computed once, on the transformed half; the masked form computes them everywhere.',
-          '- **One autograd node per 2-D coupling** (rows randflow-eager, randflow-adam; `fast.FastAffineCoupling`): a split affine coupling with an MLP conditioner runs as one '
-          '`torch.autograd.Function` with the backward pass written out (no per-operation autograd bookkeeping); its '
-          'forward and input-gradient products go through oneDNN, its weight gradient through BLAS, whichever is faster '
-          'for the shape; in-place ReLUs. Second derivatives fall back to re-running the plain operations.',
-          '- **Channels-last convolutions** in the Glow conditioner (`GlowCNN`), several times faster on CPU for these '
-          'small channel counts, and in-place ReLUs (less allocation, fewer page faults).',
-          "- **Fused Adam over one flat parameter** (`randflow.training.make_optimizer(flat=True)`, `randflow.fast.flat_optimizer`, what `fit` uses with the switch on): "
-          'the parameters are views of one flat tensor and their gradients views of one flat gradient, so the update is '
-          'one kernel over one tensor instead of a walk over 48 (2-D) or 88 (Glow) tensors; `torch.inference_mode()` '
-          'for density and sampling.',
-          '- **The CPU allocator** (`randflow.fast.tune_cpu_allocator`, applied by `randflow.training.fit` on CPU with the switch on): glibc '
-          "malloc's mmap and trim thresholds raised to 64 and 256 MiB, so a step's megabyte-sized activations reuse memory "
-          'freed by the previous step instead of faulting in fresh pages (thousands of page faults per Glow step otherwise).',
+          '- **`torch.compile`** (row randflow, and the loss of row randflow-adam; `randflow.fast.compiled`): inductor fuses '
+          'the many small elementwise operations of a flow step (and of its backward pass) into generated C++ loops, and its '
+          'C++ wrapper drops the Python interpreter between kernels; the convolutions stay with oneDNN. Under compilation '
+          '`FastAffineCoupling` traces its plain operations (inductor fuses them itself), and a `FastMLP` traces a layer '
+          'with one input (1→128) as a broadcast product and a layer with at most two outputs (128→2) as a dot per output, '
+          'which inductor fuses with the neighbouring ReLU and bias instead of calling BLAS for a tiny matrix product '
+          '(same function; tested against eager in `nbs/00c_fast.ipynb`).',
+          '- **oneDNN or BLAS for the float32 products** (2-D rows with the switch on; `randflow.fast.set_kernel`, '
+          "`randflow.fast.kernel_state`): under the rule `'auto'` each product shape is timed once per process on oneDNN's "
+          'inner product and on BLAS (MKL), and the faster kernel is kept. Compiled, a `FastMLP` hidden layer (128×128) is '
+          'one autograd function whose forward product, input gradient and weight gradient each run on the kernel chosen '
+          "for its shape, called directly from the compiled graph; eagerly, `FastAffineCoupling`'s forward products and "
+          'input gradients do, and its weight gradients stay with BLAS. On AMD hosts MKL takes its AVX2 path where oneDNN '
+          'uses AVX-512. Same precision; results agree with the plain net to float32 rounding (tested in '
+          "`nbs/00c_fast.ipynb`). randflow-plain's layers and the peers' `nn.Linear` call MKL. Each randflow cell records "
+          'the choices it made (`kernel_choices` in the raw records).',
+          '- **One compiled graph per training step** (row randflow; `randflow.training.CompiledStep` around '
+          "`randflow.fast.AdamStep`, the step `fit` trains with under `TrainConfig(fast=True)` where "
+          "`compiled_step_applies`): the flow's loss with its parameters read from one flat tensor "
+          "(`torch.func.functional_call`), the gradient by `torch.func.grad_and_value` and `torch.optim.Adam`'s update, "
+          'traced together, so a step is one call into generated code: no autograd engine between the forward and backward '
+          'graphs, no per-parameter gradient accumulation, no Python optimizer. After the first call per batch layout it '
+          "skips torch.compile's guard checks (the step checks the layout itself). Five steps agree with "
+          '`torch.optim.Adam` (`nbs/00c_fast.ipynb`).',
+          '- **Split couplings** (`randflow.bijections.AffineCoupling(..., split=True)`, every randflow row, as '
+          '`randflow.models.build` builds them): the conditioner sees only the untouched half and returns parameters only '
+          'for the transformed half (1→128→128→2 in 2-D, c/2→64→64→c in Glow), so the affine map and its log-determinant '
+          'are computed once, on the transformed half; the masked form computes them everywhere.',
+          '- **One autograd node per 2-D coupling** (row randflow-eager; `randflow.fast.FastAffineCoupling`): a split affine '
+          'coupling with an MLP conditioner on vectors runs as one `torch.autograd.Function` with the backward pass written '
+          'out (no per-operation autograd bookkeeping), with in-place ReLUs; without gradients (density, sampling) it runs '
+          'the same products without recording anything. Second derivatives fall back to re-running the plain operations.',
+          '- **Channels-last convolutions** in the Glow conditioner (`randflow.bijections.GlowCNN`, every randflow row), '
+          'several times faster on CPU for these small channel counts, and in-place ReLUs (less allocation, fewer page '
+          'faults).',
+          '- **Fused Adam over one flat parameter** (row randflow-eager; `randflow.training.make_optimizer(..., flat=True)`, '
+          "built by `randflow.fast.flat_optimizer`, the optimizer of `fit`'s eager step with the switch on): the parameters "
+          'are views of one flat tensor and their gradients views of one flat gradient, so the update is one kernel over '
+          'one tensor instead of a walk over 48 (2-D) or 88 (Glow) tensors. randflow-plain uses the same fused Adam over '
+          "the tensors as they are (`flat=False`, `fit`'s default).",
+          '- **The CPU allocator** (`randflow.fast.tune_cpu_allocator`, applied by `randflow.fast.prepare` on CPU with the '
+          "switch on): glibc malloc's mmap and trim thresholds raised to 64 and 256 MiB, so a step's megabyte-sized "
+          'activations reuse memory freed by the previous step instead of faulting in fresh pages (thousands of page faults '
+          'per Glow step otherwise).',
           '- The mathematics is unchanged: the same parameter counts as the peers (2-D) and float32 round trips below 1e-5 '
           '(the table), with float64 round-trip and log-determinant-versus-autograd-Jacobian tests in `nbs/01_bijections.ipynb` '
           '(plain layers) and `nbs/00c_fast.ipynb` (the same checks with the fast layers, which also match the plain ones).',
           '',
           '## Targets of issue 8', '',
-          'Compiled (row randflow):', '',
+          'Each target compares a randflow row with the same run\'s peers: its median throughput against the fastest '
+          "peer's (at least the ratio given), the Glow's training peak RSS delta against the lowest peer's, and the float32 "
+          'round trip against 1e-5.', '',
+          'Compiled (row randflow, `fit` with `TrainConfig(fast=True)`):', '',
           target_lines(recs, rounds) if speed else '_no speed cells in this run._', '',
           'Eager (row randflow-eager):', '',
           target_lines(recs, rounds, 'randflow-eager') if speed else '_no speed cells in this run._', '',
-          'Per model (row randflow for the 2-D RealNVP, row randflow-eager for the Glow). Compilation pays off most for the '
-          '2-D flow, whose step is many small operations; for the Glow it keeps the compiler\'s state (tens of MiB, see '
-          '"Compilation" below) resident, which the Glow training memory target does not absorb, and `randflow.training.fit` '
-          'trains eagerly. This is a choice made per model, shown as such, not one configuration:', '',
+          'Per model (row randflow for the 2-D RealNVP, row randflow-eager for the Glow). The 2-D step is many small '
+          'operations, which compilation fuses; the compiled Glow step keeps the compiler\'s state resident while it trains '
+          '(see "Compilation" below), which counts against the Glow training memory target. This is a choice made per model '
+          'for the targets, shown as such; it is not a setting of `randflow.training.fit`, which trains both models with '
+          'the compiled step under `TrainConfig(fast=True)` (row randflow) and the plain way by default (row '
+          'randflow-plain):', '',
           target_lines(recs, rounds, PER_MODEL) if speed else '_no speed cells in this run._', '',
           'What the allocator setting alone gives (medians over rounds; a ratio above 1 for the control is the share of '
           "randflow's lead that any library would get from the same setting):", '',
@@ -608,7 +647,7 @@ def report(path:Path, # raw records
            '## Equal-time quality (2-D RealNVP on 8gaussians)', '', quality_table(recs), '',
            '## Cost of randomness', '', randomness_section(recs_all, recs), '']
     out.write_text('\n'.join(md))
-    print(f'wrote {out.relative_to(ROOT)}', flush=True)
+    print(f'wrote {out.relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out}', flush=True)
     return out
 
 # ---------------------------------------------------------------------------------------------------- command line
@@ -632,14 +671,15 @@ def main(argv=None):
     ap.add_argument('--skip-quality', action='store_true')
     ap.add_argument('--skip-randomness', action='store_true')
     ap.add_argument('--results', type=Path, default=None, help='report: the raw records (default: the newest full run)')
+    ap.add_argument('--out', type=Path, default=REPORT, help='report: where to write the Markdown (default: reports/benchmarks.md)')
     ap.add_argument('--force-setup', action='store_true')
     a = ap.parse_args(argv)
     a.command = 'python3 benchmarks/driver.py ' + ' '.join(shlex.quote(v) for v in (argv if argv is not None else sys.argv[1:]))
     if a.smoke: a.rounds, a.budget_s, a.retries, a.max_wait_s = 1, 2.0, 0, 0.0
     if a.action == 'setup': print(setup(force=a.force_setup)); return
     if a.action == 'report':
-        report(a.results or latest_results(include_smoke=True)); return
+        report(a.results or latest_results(include_smoke=True), a.out); return
     path = run(a)
-    report(path)
+    report(path, a.out)
 
 if __name__ == '__main__': main()

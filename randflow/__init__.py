@@ -9,8 +9,8 @@ __all__ = ['SUBMODULES']
 # %% ../nbs/00a_package.ipynb #502c0165
 import importlib
 
-SUBMODULES = ('registry', 'core', 'fast', 'bijections', 'stochastic', 'lwta_conditioner', 'surjections', 'models', 'data',
-              'training', 'metrics', 'plots', 'experiments', 'cli')
+SUBMODULES = ('registry', 'files', 'core', 'fast', 'bijections', 'objectives', 'stochastic', 'lwta_conditioner', 'surjections', 'models',
+              'data', 'images', 'fetch', 'training', 'metrics', 'plots', 'experiments', 'cli')
 
 def __getattr__(name:str): # a submodule name (or `load_run`)
     "Import a submodule of randflow on first attribute access (`rf.models`); `rf.load_run` is `experiments.load_run`."

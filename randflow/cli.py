@@ -9,7 +9,7 @@ __all__ = ['run_report', 'main']
 import argparse, os, re, sys, time
 from pathlib import Path
 from .experiments import *
-from .experiments import _resolve
+from .experiments import resolve_path
 
 # %% ../nbs/09_cli.ipynb #928a9c4b
 def run_report(runs_dir='reports/runs', # folder of run folders (relative to the repo root)
@@ -21,7 +21,7 @@ def run_report(runs_dir='reports/runs', # folder of run folders (relative to the
     "Execute the report template with papermill (cwd = repo root); raises papermill's error if a cell fails."
     import papermill as pm
     root = repo_root()
-    template, runs_dir, reports_dir = _resolve(template, root), _resolve(runs_dir, root), _resolve(reports_dir, root)
+    template, runs_dir, reports_dir = resolve_path(template, root), resolve_path(runs_dir, root), resolve_path(reports_dir, root)
     if not template.is_file(): raise FileNotFoundError(f"report template not found: {template}")
     offered = dict(runs_dir=str(runs_dir), reports_dir=str(reports_dir), preset=preset)
     params = {k: v for k, v in offered.items() if k in template_parameters(template)}
@@ -70,7 +70,7 @@ def _parser()->argparse.ArgumentParser:
     st = sub.add_parser('status', help='count the runs in a folder by status, list failures')
     st.add_argument('--out', default='reports/runs')
     sub.add_parser('presets', help='list the presets and their number of runs')
-    sub.add_parser('data', help='acquire / check datasets: `randflow data fetch NAME [--root R] [--source PATH]`, `randflow data list`',
+    sub.add_parser('data', help='acquire / check datasets: `randflow data fetch NAME [--root R] [--from PATH] [--no-verify]`, `randflow data list [--root R]`',
                    add_help=False)
     return p
 
@@ -83,17 +83,17 @@ def _cmd_presets(a):
 
 def _cmd_status(a):
     df = gather(a.out)
-    if df.empty: print(f"no runs in {_resolve(a.out)}"); return 0
-    print(f"{len(df)} runs in {_resolve(a.out)}: " + ', '.join(f'{k} {v}' for k, v in df.status.value_counts().items()))
+    if df.empty: print(f"no runs in {resolve_path(a.out)}"); return 0
+    print(f"{len(df)} runs in {resolve_path(a.out)}: " + ', '.join(f'{k} {v}' for k, v in df.status.value_counts().items()))
     for _, r in df[df.status == 'failed'].iterrows(): print(f"  FAILED {r.run_id}: {r.error}")
     return 0
 
 def _report(a, preset):
-    tpl = _resolve(a.report_template)
+    tpl = resolve_path(a.report_template)
     if not tpl.is_file(): print(f"no report template at {tpl}; skipping the report", file=sys.stderr); return 0
     try: out = run_report(a.out, tpl, a.reports_dir, preset, a.kernel)
     except Exception as e:
-        print(f"report failed: {type(e).__name__}: {getattr(e, 'evalue', e)} (see {_resolve(a.reports_dir) / 'report.ipynb'})", file=sys.stderr)
+        print(f"report failed: {type(e).__name__}: {getattr(e, 'evalue', e)} (see {resolve_path(a.reports_dir) / 'report.ipynb'})", file=sys.stderr)
         return 1
     print(f"report: {out}"); return 0
 
@@ -118,9 +118,9 @@ def _cmd_sweep(a):
         specs = [s for s in specs if pat.search(s.run_id)]
     if not specs: print(f"no runs of {a.preset!r} match {a.match!r}", file=sys.stderr); return 2
     opts, job_name = _cluster_options(a), f"randflow-{Path(str(a.preset)).stem}"
-    print(f"project: {repo_root()}  runs: {_resolve(a.out)}", file=sys.stderr)
+    print(f"project: {repo_root()}  runs: {resolve_path(a.out)}", file=sys.stderr)
     if a.dry_run:
-        check_parameters(specs, _resolve(a.template))      # what the sweep would refuse, the dry run refuses too
+        check_parameters(specs, resolve_path(a.template))      # what the sweep would refuse, the dry run refuses too
         plan = plan_sweep(specs, a.out)
         for rid, state in plan.items(): print(f"{state:12s} {rid}")
         n = sum(state not in ('complete', 'busy') for state in plan.values())
@@ -144,7 +144,7 @@ def main(argv:list|None=None, # command-line arguments (default: `sys.argv[1:]`)
     "The `randflow` command line."
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == 'data':
-        from randflow.data import fetch_main  # imported only for this command
+        from randflow.fetch import fetch_main  # imported only for this command
         return fetch_main(argv[1:])
     a = _parser().parse_args(argv)
     if a.root is not None: os.environ['RANDFLOW_ROOT'] = str(Path(a.root).expanduser().resolve())   # the runs' processes inherit it

@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['check_positive', 'check_choice', 'check_int', 'seed_everything', 'sum_except_batch', 'block_log_softmax',
            'block_argmax', 'block_one_hot', 'MLP', 'randomize_', 'Layer', 'Compose', 'replaying', 'StandardNormal',
-           'DiagGaussian', 'GaussianMixture', 'grid_integral', 'Flow', 'bits_per_dim', 'compiled', 'tune_cpu_allocator']
+           'DiagGaussian', 'GaussianMixture', 'grid_integral', 'log_mean_exp', 'chunked_log_weights', 'Flow',
+           'bits_per_dim']
 
 # %% ../nbs/00_core.ipynb #39927e53
 import math, random, contextlib
@@ -212,6 +213,27 @@ def grid_integral(log_prob, # callable: `[n, 2]` points -> `[n]` log-densities
     with torch.no_grad(): lp = torch.cat([log_prob(c) for c in xy.split(40000)])
     return float(torch.exp(lp).sum() * h * h)
 
+# %% ../nbs/00_core.ipynb #3dbe82f5
+def log_mean_exp(a:torch.Tensor, # log-values, e.g. `[K, B]` log-weights
+                 dim:int=0, # axis to average over
+                )->torch.Tensor: # `a` with `dim` removed
+    "log mean exp(a) along `dim`, computed stably: the IW-K estimate from K log-weights."
+    return torch.logsumexp(a, dim) - math.log(a.shape[dim])
+
+def chunked_log_weights(flow, # a `Flow` (anything with `log_weights(x, K)`)
+                        x:torch.Tensor, # `[B, *event_shape]` data
+                        K:int, # importance draws per item
+                        chunk:int=65536, # at most this many flow evaluations at once (at least one draw per item)
+                        dtype=None, # cast each chunk to this dtype (e.g. float64 for evaluation); None: keep the flow's
+                       )->torch.Tensor: # `[K, B]` log-weights (with gradients unless under `no_grad`)
+    "`[K, B]` log-weights of K independent draws per item, computed `chunk // B` draws at a time."
+    check_int('K', K, 1)
+    step, out = max(1, chunk // max(1, x.shape[0])), []
+    for k0 in range(0, K, step):
+        lw = flow.log_weights(x, min(step, K - k0))[0]
+        out.append(lw if dtype is None else lw.to(dtype))
+    return torch.cat(out)
+
 # %% ../nbs/00_core.ipynb #fb271f03
 class Flow(nn.Module):
     "A normalizing flow: `layers` (data -> latent) composed with a `base` distribution."
@@ -272,11 +294,7 @@ class Flow(nn.Module):
             if nb < 0: self._check(x)
             return self.log_prob(x.reshape(-1, *x.shape[nb:]), n_samples, chunk).reshape(x.shape[:nb])
         if self.exact: return self.log_weight(x)
-        B, out, step = x.shape[0], [], max(1, chunk // max(1, x.shape[0]))
-        for k0 in range(0, n_samples, step):
-            k = min(step, n_samples - k0)
-            out.append(self.log_weights(x, k)[0])
-        return torch.logsumexp(torch.cat(out), 0) - math.log(n_samples)
+        return log_mean_exp(chunked_log_weights(self, x, n_samples, chunk), 0)
 
     def sample(self, sample_shape=(), # int n, or a shape (torch.distributions' `sample_shape`)
                temperature:float=1.0, # the base's standard deviation is scaled by this
@@ -299,29 +317,16 @@ class Flow(nn.Module):
 
     def bpd(self, x, n_samples:int=1):
         "Bits per dimension, -log p(x) / (D ln 2), on the scale the flow's data lives on."
-        return -self.log_prob(x, n_samples) / (self.dim * math.log(2))
+        return bits_per_dim(self.log_prob(x, n_samples), self.dim)
 
     def n_params(self)->int:
         "Number of trainable parameters."
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
 # %% ../nbs/00_core.ipynb #feda5fca
-def bits_per_dim(log_prob:torch.Tensor, # `[batch]` log-densities in nats on the data scale
+def bits_per_dim(log_prob, # log-density (or log-likelihood) in nats on the data's scale: a float or a tensor, e.g. `[batch]`
                  dim:int, # number of data dimensions D
-                )->torch.Tensor:
-    "−log p / (D ln 2): bits per dimension."
+                ):
+    "Bits per dimension −log p / (D ln 2) (on [0,256)^D for images, no +8 term)."
+    check_positive('dim', dim)
     return -log_prob / (dim * math.log(2))
-
-# %% ../nbs/00_core.ipynb #c0mpat0cd
-def compiled(fn, # a function of tensors
-             **kwargs, # as for `fast.compiled`
-            ):
-    "Alias of `randflow.fast.compiled` (kept until `training` imports it from `fast`)."
-    from randflow import fast
-    return fast.compiled(fn, **kwargs)
-
-def tune_cpu_allocator(**kwargs, # as for `fast.tune_cpu_allocator`
-                      )->bool:
-    "Alias of `randflow.fast.tune_cpu_allocator` (kept until `training` imports it from `fast`)."
-    from randflow import fast
-    return fast.tune_cpu_allocator(**kwargs)

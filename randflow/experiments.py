@@ -4,13 +4,13 @@
 
 # %% auto #0
 __all__ = ['check_choice', 'check_positive', 'check_int', 'METHODS', 'TOY_DATASETS', 'IMAGE_DATASETS', 'SIZES', 'PRESET_DIR',
-           'EXECUTORS', 'repo_root', 'check_dataset', 'RunSpec', 'available_presets', 'preset_path', 'read_preset',
-           'load_preset', 'write_json_atomic', 'clean_leftovers', 'read_json', 'provenance', 'run_state', 'plan_sweep',
-           'template_parameters', 'check_parameters', 'run_sweep', 'format_summary', 'sweep_exit_code', 'slurm_options',
-           'sbatch_script', 'gather', 'load_run']
+           'EXECUTORS', 'repo_root', 'resolve_path', 'check_dataset', 'RunSpec', 'available_presets', 'preset_path',
+           'read_preset', 'load_preset', 'provenance', 'run_state', 'plan_sweep', 'template_parameters',
+           'check_parameters', 'run_sweep', 'format_summary', 'sweep_exit_code', 'slurm_options', 'sbatch_script',
+           'gather', 'load_run', 'write_json_atomic', 'read_json', 'clean_leftovers']
 
 # %% ../nbs/08_experiments.ipynb #4fa5839a
-import contextlib, dataclasses, datetime, hashlib, importlib.util, json, os, platform, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time, traceback
+import contextlib, dataclasses, datetime, hashlib, importlib.util, json, os, platform, re, shutil, signal, socket, subprocess, sys, threading, time, traceback
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -18,6 +18,7 @@ import yaml
 import pandas as pd
 from tqdm import tqdm
 from . import registry
+from .files import write_json_atomic, read_json, clean_leftovers, pid_alive, proc_start
 
 # %% ../nbs/08_experiments.ipynb #d9fdb60d
 check_choice, check_positive, check_int = registry.check_choice, registry.check_positive, registry.check_int
@@ -38,7 +39,7 @@ def repo_root()->Path: # the folder holding `settings.ini` with `lib_name = rand
         if _is_root(d): return d
     raise FileNotFoundError("randflow project not found: no settings.ini with lib_name = randflow above the cwd; cd into a clone or set RANDFLOW_ROOT")
 
-def _resolve(path, root=None)->Path:
+def resolve_path(path, root=None)->Path:
     "Absolute paths stay; relative ones are taken from the repository root (the kernels' cwd)."
     p = Path(path).expanduser()
     return p if p.is_absolute() else (root or repo_root()) / p
@@ -155,38 +156,7 @@ def load_preset(name_or_path, # a preset name (see `available_presets`) or a pat
     return specs
 
 # %% ../nbs/08_experiments.ipynb #21744b61
-def write_json_atomic(path, # destination file
-                      obj, # JSON-serialisable object
-                     )->Path:
-    "Write `obj` as JSON to `path` atomically (temp file in the same folder + `os.replace`)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=f'.{os.getpid()}.tmp', dir=path.parent)
-    os.fchmod(fd, 0o666 & ~_umask())      # mkstemp makes 0600: keep results readable as any other file the user writes
-    try:
-        with os.fdopen(fd, 'w') as f: json.dump(obj, f, indent=1, default=str); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.remove(tmp)
-    return path
-
-def _umask():
-    m = os.umask(0); os.umask(m); return m
-
-_TMP = re.compile(r'(?:\.tmp(\d+)$)|(?:\.(\d+)\.tmp$)')   # `<file>.tmp<pid>` (checkpoints) and `.<file>.<random>.<pid>.tmp` (JSON)
-
-def clean_leftovers(folder)->list: # the files removed
-    "Remove temporary files in `folder` left by a killed writer (the pid in their name is no longer alive)."
-    out = []
-    for p in Path(folder).glob('*tmp*'):
-        m = _TMP.search(p.name)
-        if m and p.is_file() and not _pid_alive(m.group(1) or m.group(2)):
-            p.unlink(missing_ok=True); out.append(p)
-    return out
-
-def read_json(path, default=None):
-    "Read a JSON file, or return `default` when it is missing or unreadable."
-    try: return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError): return default
+_all_ = ['write_json_atomic', 'read_json', 'clean_leftovers']   # re-exported from randflow.files
 
 def _now(): return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
 
@@ -227,7 +197,7 @@ def _execute(job:dict)->dict:
     prev = read_json(out / 'status.json', {}) or {}
     st = dict(run_id=job['run_id'], status='running', spec=job['spec'], parameters=job['parameters'],
               template=job['template'], kernel=job['kernel_name'], threads=job['threads'], start=_now(), end=None,
-              duration_s=None, attempt=prev.get('attempt', 0) + 1, pid=os.getpid(), pid_start=_proc_start(os.getpid()), error=None, **job['provenance'])
+              duration_s=None, attempt=prev.get('attempt', 0) + 1, pid=os.getpid(), pid_start=proc_start(os.getpid()), error=None, **job['provenance'])
     write_json_atomic(out / 'status.json', st)
     if job['threads']:
         for v in _THREAD_VARS: os.environ[v] = str(job['threads'])
@@ -290,31 +260,20 @@ def _run_job(job:dict)->dict:
     return st
 
 # %% ../nbs/08_experiments.ipynb #cfa20cc0
-def _proc_start(pid)->str|None:
-    "The start time of process `pid` (Linux: /proc/<pid>/stat field 22), or None: with the pid it names one process."
-    try: return Path(f'/proc/{int(pid)}/stat').read_text().rsplit(')', 1)[1].split()[19]
-    except (OSError, ValueError, TypeError, IndexError): return None
-
-def _pid_alive(pid, start=None):
-    "Whether process `pid` exists and, when its recorded `start` is given, is the same process (not a reused pid)."
-    try: os.kill(int(pid), 0)
-    except (OSError, ValueError, TypeError): return False
-    return start is None or _proc_start(pid) in (None, start)
-
 def run_state(run_dir)->str:
     "'complete' | 'busy' | 'failed' | 'interrupted' | 'new' for a run folder."
     run_dir = Path(run_dir); st = read_json(run_dir / 'status.json')
     if not st: return 'new'
     if st.get('status') == 'complete' and (run_dir / 'metrics.json').is_file(): return 'complete'
     if st.get('status') == 'running':
-        return 'busy' if st.get('host') == socket.gethostname() and _pid_alive(st.get('pid'), st.get('pid_start')) else 'interrupted'
+        return 'busy' if st.get('host') == socket.gethostname() and pid_alive(st.get('pid'), st.get('pid_start')) else 'interrupted'
     return 'failed' if st.get('status') == 'failed' else 'interrupted'
 
 def plan_sweep(specs:list, # `RunSpec`s
                out_root, # folder of the run folders
               )->dict: # {run_id: state} (see `run_state`)
     "The state of every run of a sweep, without running anything."
-    out_root = _resolve(out_root)
+    out_root = resolve_path(out_root)
     for s in specs:
         if (out_root / s.run_id).is_dir(): clean_leftovers(out_root / s.run_id)
     return {s.run_id: run_state(out_root / s.run_id) for s in specs}
@@ -381,7 +340,7 @@ def run_sweep(specs:list, # `RunSpec`s to run (e.g. from `load_preset`)
              )->dict: # summary (see `format_summary`)
     "Execute every run not yet complete, in parallel processes or through submitit; record status.json per run; return a summary."
     root = repo_root()
-    template, out_root = _resolve(template, root), _resolve(out_root, root)
+    template, out_root = resolve_path(template, root), resolve_path(out_root, root)
     if not template.is_file(): raise FileNotFoundError(f"template notebook not found: {template}")
     check_positive('workers', workers)
     check_choice('executor', executor, EXECUTORS)
@@ -398,7 +357,7 @@ def run_sweep(specs:list, # `RunSpec`s to run (e.g. from `load_preset`)
                  out_dir=str(out_root / s.run_id), cwd=str(root), provenance=prov, cell_timeout=cell_timeout,
                  parameters={**s.parameters(), 'out_dir': str(out_root / s.run_id),
                              **{k: v for k, v in (('threads', threads), ('progress', False), ('show', False)) if k in declared}}) for s in todo]
-    folder = _resolve(submitit_dir or '.submitit/%j', root)
+    folder = resolve_path(submitit_dir or '.submitit/%j', root)
     ex = _submitit_executor(executor, folder, opts, job_name) if jobs and executor != 'local' else None   # no SLURM: fails here
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc='sweep', unit='run', disable=not progress, file=sys.stderr)
     stop = False
@@ -505,7 +464,7 @@ def sbatch_script(n_runs:int, # runs to submit; more than one makes a job array
                  )->str: # the text of the sbatch file
     "The sbatch script `run_sweep(executor='slurm')` submits for `n_runs` runs, written by submitit without a cluster."
     check_int('n_runs', n_runs, 1)
-    ex = _submitit_executor('slurm', _resolve(folder), slurm_options(opts), job_name, preview=True)
+    ex = _submitit_executor('slurm', resolve_path(folder), slurm_options(opts), job_name, preview=True)
     if n_runs > 1: ex.parameters['map_count'] = n_runs   # what `SlurmExecutor.map_array` adds for its job array
     return ex._make_submission_file_text(ex._submitit_command_str, 'preview')
 
@@ -573,7 +532,7 @@ _BASE_COLS = ['run_id', 'group', 'dataset', 'method', 'size', 'seed', 'budget_st
 def gather(out_root='reports/runs', # folder of run folders (relative to the repo root)
           )->pd.DataFrame: # one row per run folder that has a status.json
     "Collect status.json + metrics.json + spec of every run into a DataFrame (sorted by group, dataset, method, seed)."
-    out_root, rows = _resolve(out_root), []
+    out_root, rows = resolve_path(out_root), []
     for st_path in sorted(out_root.glob('*/status.json')):
         st = read_json(st_path)
         if not st: continue
@@ -603,7 +562,7 @@ def load_run(folder, # a run folder written by the training template (e.g. repor
     import torch
     from randflow import models
     check_choice('which', which, ['tested', 'best', 'final'])
-    d = _resolve(folder)
+    d = resolve_path(folder)
     st = read_json(d / 'status.json') or read_json(d / 'job.json')
     params = (st or {}).get('parameters')
     if not params: raise FileNotFoundError(f"{d} is not a run folder (no status.json or job.json with the run's parameters)")

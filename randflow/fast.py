@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad_and_value
 from .core import MLP, check_positive, check_choice
 from .bijections import AffineCoupling
+from fastcore.basics import patch
+
 
 # %% ../nbs/00c_fast.ipynb #fa570011
 def onednn_available()->bool: # True when oneDNN's inner product runs here and computes `a @ w.T`
@@ -389,17 +391,20 @@ def _nll(flow, x): return -flow.log_prob(x).mean()
 
 # %% ../nbs/00c_fast.ipynb #fa570072
 class AdamStep:
-    "One Adam training step of `flow` as one compiled graph: the loss, its gradient and the update, no autograd engine."
+    "One Adam training step of `flow` as one compiled graph: the loss, its gradient, clipping and the update, no autograd engine."
     def __init__(self, flow:nn.Module, # the flow (trainable parameters of one dtype and device); trained in place
-                 lr:float=1e-3, # learning rate
+                 lr:float=1e-3, # learning rate (change it between steps with `set_lr`: no recompilation)
                  betas:tuple=(0.9, 0.999), # Adam's decay rates of the first and second moments
                  eps:float=1e-8, # Adam's epsilon
                  weight_decay:float=0.0, # L2 weight decay, as `torch.optim.Adam`'s
+                 max_norm:float|None=None, # clip the gradient's norm to this, as `torch.nn.utils.clip_grad_norm_`; None = no clipping
                  loss=None, # `loss(flow, x)` -> scalar to minimise; None = the mean negative log-likelihood
                  compile:bool=True, # run the step under `compiled`; False = the same step with autograd (the reference)
                  skip_guards:bool=True, # after the first call with a batch layout, skip torch.compile's guard checks for it
+                 init_pass:bool=True, # before the first step, one no-grad pass for data-dependent initialisation (ActNorm)
                 ):
         check_positive('lr', lr); check_positive('eps', eps)
+        if max_norm is not None: check_positive('max_norm', max_norm)
         if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
             raise ValueError(f"betas={betas!r} is not allowed; give two numbers in [0, 1)")
         if weight_decay < 0: raise ValueError(f"weight_decay={weight_decay!r} is not allowed; it must be >= 0")
@@ -412,45 +417,83 @@ class AdamStep:
         self.P = flat.data
         self.m, self.v = torch.zeros_like(self.P), torch.zeros_like(self.P)
         self.t = torch.zeros((), dtype=torch.float64, device=self.P.device)   # updates taken (skipped steps excluded)
-        self.lr, self.betas, self.eps, self.wd = float(lr), tuple(map(float, betas)), float(eps), float(weight_decay)
-        self.compile, self.skip_guards, self._seen = compile, skip_guards, set()
+        self.lr = torch.tensor(float(lr), dtype=torch.float64, device=self.P.device)   # a graph input, not a constant
+        self.betas, self.eps, self.wd = tuple(map(float, betas)), float(eps), float(weight_decay)
+        self.max_norm = math.inf if max_norm is None else float(max_norm)
+        self.compile, self.skip_guards, self._seen, self._init = compile, skip_guards, set(), init_pass
         self._fn = compiled(self._step) if compile else self._step
-    def _loss_of(self, P, x):
-        "The loss with the flow's trainable parameters read from the flat tensor `P`."
-        ps = {n: t.view(s) for n, t, s in zip(self.names, torch.split(P, self.numels), self.shapes)}
-        return functional_call(self.module, ps, (x,))
-    def _grad(self, P, x):
-        "(gradient, loss): torch.func inside the compiled graph; autograd in the eager reference."
-        if torch.compiler.is_compiling(): return grad_and_value(self._loss_of)(P, x)
-        with torch.enable_grad():
-            leaf = P.detach().requires_grad_()
-            loss = self._loss_of(leaf, x)
-            return torch.autograd.grad(loss, leaf)[0], loss.detach()
-    def _step(self, P, m, v, t, x):
-        "`torch.optim.Adam`'s update of P, m, v, t in place; a step with a non-finite loss or gradient changes nothing."
-        g, loss = self._grad(P, x)
-        (b1, b2), lr = self.betas, self.lr
-        if self.wd: g = g + self.wd * P
-        ok = torch.isfinite(loss) & torch.isfinite(g).all()
-        t1 = t + 1
-        m1 = torch.lerp(m, g, 1 - b1)
-        v1 = v * b2 + (1 - b2) * g * g
-        step = (lr / (1 - b1 ** t1)).to(P.dtype)
-        denom = v1.sqrt() / (1 - b2 ** t1).sqrt().to(P.dtype) + self.eps
-        m.copy_(torch.where(ok, m1, m)); v.copy_(torch.where(ok, v1, v))
-        P.copy_(torch.where(ok, P - step * m1 / denom, P)); t.copy_(torch.where(ok, t1, t))
-        return loss
-    def __call__(self, x:torch.Tensor, # a training batch
-                )->torch.Tensor: # the batch's loss before the update (check `torch.isfinite`: a non-finite step is skipped)
-        "Train on one batch; the first call with a new batch layout compiles (and runs a data-dependent initialisation pass)."
-        key = (tuple(x.shape), tuple(x.stride()), x.dtype, x.device, self.flow.training)
-        if key in self._seen and self.compile and self.skip_guards:
-            with torch.compiler.set_stance('default', skip_guard_eval_unsafe=True): return self._fn(self.P, self.m, self.v, self.t, x)
-        if not self._seen:
-            with torch.no_grad(): self.flow.log_prob(x)   # data-dependent initialisation (ActNorm), as `fit` does first
-        out = self._fn(self.P, self.m, self.v, self.t, x)
-        self._seen.add(key)
-        return out
+
+
+# %% ../nbs/00c_fast.ipynb #4ee65242
+@patch
+def set_lr(self:AdamStep, lr:float, # the learning rate of the next steps
+          ):
+    "Change the learning rate in place (the compiled graph reads it as an input)."
+    check_positive('lr', lr); self.lr.fill_(float(lr))
+
+@patch
+def _loss_of(self:AdamStep, P, x):
+    "The loss with the flow's trainable parameters read from the flat tensor `P`."
+    ps = {n: t.view(s) for n, t, s in zip(self.names, torch.split(P, self.numels), self.shapes)}
+    return functional_call(self.module, ps, (x,))
+
+@patch
+def _grad(self:AdamStep, P, x):
+    "(gradient, loss): torch.func inside the compiled graph; autograd in the eager reference."
+    if torch.compiler.is_compiling(): return grad_and_value(self._loss_of)(P, x)
+    with torch.enable_grad():
+        leaf = P.detach().requires_grad_()
+        loss = self._loss_of(leaf, x)
+        return torch.autograd.grad(loss, leaf)[0], loss.detach()
+
+
+# %% ../nbs/00c_fast.ipynb #bac7d0d8
+@patch
+def _step(self:AdamStep, P, m, v, t, lr, x):
+    "Clip, then `torch.optim.Adam`'s update of P, m, v, t in place; a step with a non-finite loss or gradient changes nothing."
+    g, loss = self._grad(P, x)
+    gn = torch.linalg.vector_norm(g)                                    # the norm `clip_grad_norm_` returns
+    if self.max_norm != math.inf: g = g * torch.clamp(self.max_norm / (gn + 1e-6), max=1.0)
+    (b1, b2) = self.betas
+    if self.wd: g = g + self.wd * P
+    ok = torch.isfinite(loss) & torch.isfinite(gn)
+    t1 = t + 1
+    m1 = torch.lerp(m, g, 1 - b1)
+    v1 = v * b2 + (1 - b2) * g * g
+    step = (lr / (1 - b1 ** t1)).to(P.dtype)
+    denom = v1.sqrt() / (1 - b2 ** t1).sqrt().to(P.dtype) + self.eps
+    m.copy_(torch.where(ok, m1, m)); v.copy_(torch.where(ok, v1, v))
+    P.copy_(torch.where(ok, P - step * m1 / denom, P)); t.copy_(torch.where(ok, t1, t))
+    return loss, gn
+
+@patch
+def __call__(self:AdamStep, x:torch.Tensor, # a training batch
+            )->tuple: # (loss before the update, gradient norm before clipping): check `torch.isfinite`, a non-finite step is skipped
+    "Train on one batch; the first call with a new batch layout compiles."
+    key = (tuple(x.shape), tuple(x.stride()), x.dtype, x.device, self.flow.training)
+    args = (self.P, self.m, self.v, self.t, self.lr, x)
+    if key in self._seen and self.compile and self.skip_guards:
+        with torch.compiler.set_stance('default', skip_guard_eval_unsafe=True): return self._fn(*args)
+    if self._init:
+        with torch.no_grad(): self.flow.log_prob(x)   # data-dependent initialisation (ActNorm), as `fit` does first
+        self._init = False
+    out = self._fn(*args)
+    self._seen.add(key)
+    return out
+
+@patch
+def state_dict(self:AdamStep)->dict: # the moments, the update count and the learning rate (tensors)
+    "The optimizer state, for a checkpoint (the parameters are the flow's own)."
+    return dict(kind='AdamStep', m=self.m.clone(), v=self.v.clone(), t=self.t.clone(), lr=self.lr.clone())
+
+@patch
+def load_state_dict(self:AdamStep, sd:dict, # what `state_dict` returned
+                   ):
+    "Restore the moments, update count and learning rate in place."
+    if sd.get('kind') != 'AdamStep': raise ValueError(f"not an AdamStep state (kind={sd.get('kind')!r}); it was written by another optimizer")
+    if sd['m'].shape != self.m.shape: raise ValueError(f"AdamStep state for {sd['m'].numel()} parameters, this flow has {self.m.numel()}")
+    for k in ('m', 'v', 't', 'lr'): getattr(self, k).copy_(sd[k])
+
 
 # %% ../nbs/00c_fast.ipynb #fa570081
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3   # glibc mallopt parameters (malloc.h)

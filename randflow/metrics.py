@@ -54,9 +54,8 @@ def _mean_se(v):
 # %% ../nbs/06_metrics.ipynb #c97f2d47
 def _iw_elbo(flow, xb, K, chunk):
     "Per-item (IW-K, K-sample mean log-weight) for one batch of a random flow, float64."
-    step = max(1, chunk // len(xb))
-    lw = torch.cat([flow.log_weights(xb, min(step, K - k0))[0].double() for k0 in range(0, K, step)])
-    return torch.logsumexp(lw, 0) - math.log(K), lw.mean(0)
+    lw = chunked_log_weights(flow, xb, K, chunk, torch.float64)
+    return log_mean_exp(lw, 0), lw.mean(0)
 
 @torch.no_grad()
 def model_log_prob(flow:torch.nn.Module, # a `core.Flow`
@@ -79,9 +78,8 @@ def model_log_prob(flow:torch.nn.Module, # a `core.Flow`
 def bpd_from_ll(ll, # log-likelihood in nats (float or tensor) on the data's scale, e.g. [0,256)^D for images
                 D:int, # number of data dimensions
                ):
-    "Bits per dimension −ll / (D ln 2); on the [0,256)^D scale no +8 term is needed."
-    check_positive('D', D)
-    return -ll / (D * math.log(2))
+    "Bits per dimension −ll / (D ln 2): the old name of `core.bits_per_dim`, which it calls."
+    return bits_per_dim(ll, D)
 
 # %% ../nbs/06_metrics.ipynb #0117138e
 @torch.no_grad()
@@ -112,8 +110,8 @@ def test_log_likelihood(flow:torch.nn.Module, # a `core.Flow`, exact or random
         res.update(elbo=e, elbo_se=e_se, iw=ll, iw_se=ll_se, gap=g, gap_se=g_se, gap_median=q[0], gap_q90=q[1])
     if bpd:
         D = flow.dim
-        res.update(bpd=bpd_from_ll(ll, D), bpd_se=ll_se / (D * math.log(2)))
-        if elbo: res.update(elbo_bpd=bpd_from_ll(res['elbo'], D))
+        res.update(bpd=bits_per_dim(ll, D), bpd_se=-bits_per_dim(ll_se, D))   # a standard error scales like the mean
+        if elbo: res.update(elbo_bpd=bits_per_dim(res['elbo'], D))
     return res
 
 test_log_likelihood.__test__ = False   # not a pytest test, despite its name

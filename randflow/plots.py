@@ -14,6 +14,8 @@ import torch
 import matplotlib
 import matplotlib.pyplot as plt
 from .core import check_positive, check_choice
+from .files import atomic_write
+
 
 # %% ../nbs/07_plots.ipynb #38514a73
 def _to_numpy(x): return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
@@ -222,14 +224,8 @@ def save_fig(fig:plt.Figure, # the figure (closed afterwards)
              path, # destination; the format follows the suffix (.png, .pdf, .svg)
              dpi:int=120, # resolution for raster formats
             )->Path: # the path written
-    "Save `fig` atomically (temp file in the same folder, then rename) and close it."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = path.suffix.lstrip('.') or 'png'
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.stem}.', suffix=f'.tmp.{fmt}', dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches='tight'); os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.remove(tmp)
-        plt.close(fig)
-    return path
+    "Save `fig` atomically (`files.atomic_write`) and close it."
+    fmt = Path(path).suffix.lstrip('.') or 'png'
+    try: return atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, dpi=dpi, bbox_inches='tight'))
+    finally: plt.close(fig)
+

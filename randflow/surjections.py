@@ -11,7 +11,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import *
-from .stochastic import TanhNet, ShapeMixin, softplus, inv_softplus, LWTAFold
+from .stochastic import TanhNet, ShapeMixin, softplus, inv_softplus, LWTAFold, sample_winners, winners_one_hot, winners_log_prob
 
 # %% ../nbs/02b_surjections.ipynb #6e5dc007
 def fold_coordinate(d:torch.Tensor, # signed distance to the fold point
@@ -165,9 +165,9 @@ class LWTAPool(Layer):
         "`[B]` log p(k | y) (uniform for max-pooling)."
         if self.kind == 'max': return y.new_full((y.shape[0],), -math.log(self.U) * k[0].numel())
         l = self.gate(y).reshape(y.shape[0], self.K, self.U, *y.shape[2:])
-        return torch.log_softmax(l, 2).gather(2, k[:, :, None]).squeeze(2).flatten(1).sum(-1)
+        return winners_log_prob(l, k, dim=2)
     def _decode(self, y, k):
-        oh = F.one_hot(k, self.U).movedim(-1, 2).flatten(1, 2).to(y.dtype)                      # [B, K*U, H, W]
+        oh = winners_one_hot(k, self.U, 2, y.dtype).flatten(1, 2)                               # [B, K*U, H, W]
         mu, log_sd = self.decoder(torch.cat([y, oh], 1)).reshape(y.shape[0], 2, self.K, self.U - 1, *y.shape[2:]).unbind(1)
         return mu, log_sd
     def log_p_gaps(self, rho:torch.Tensor, y:torch.Tensor, k:torch.Tensor)->torch.Tensor:
@@ -190,7 +190,7 @@ class LWTAPool(Layer):
         if self.training and not self._ready:
             if bool(self.initialized): self._ready = True
             else: self.initialize(x)
-        zf, k, logdet = self.fold._fold(x, None)
+        zf, k, logdet = self.fold.fold_with(x, None)
         y, rho = self._split(zf)
         self.last_index = (k, rho)
         return y, logdet + self.log_p_index(y, k) + self.log_p_gaps(rho, y, k)
@@ -203,7 +203,7 @@ class LWTAPool(Layer):
             if self.kind == 'max': k = torch.randint(0, self.U, (B, self.K, H, W), device=y.device)
             else:
                 l = self.gate(y).reshape(B, self.K, self.U, H, W)
-                k = torch.distributions.Categorical(logits=l.movedim(2, -1)).sample()
+                k = sample_winners(l, dim=2)
             mu, log_sd = self._decode(y, k)
             return k, mu + torch.exp(log_sd) * torch.randn_like(mu)
         k, rho = self.inverse_index(draw)

@@ -8,7 +8,8 @@ the rest of the sweep completes, so this script never stops `make report`.
 """
 import sys
 from randflow.experiments import load_preset
-from randflow.data import image_names, dataset_status, fetch, DatasetError
+from randflow.images import image_names, DatasetError
+from randflow.fetch import dataset_status, fetch
 
 def main(preset):
     need = sorted({s.dataset for s in load_preset(preset)} & set(image_names()))
