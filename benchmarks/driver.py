@@ -22,7 +22,8 @@ REPORT = ROOT / 'reports' / 'benchmarks.md'
 BENCH = HERE / 'bench.py'
 
 # the peers, pinned to the versions the benchmark was written against; torch first, from the local wheel
-PEER_REQUIREMENTS = ['normflows==1.7.3', 'nflows==0.14', 'zuko==1.6.0', 'FrEIA==0.2', 'pyro-ppl==1.9.2', 'tqdm']
+PEER_REQUIREMENTS = ['normflows==1.7.3', 'nflows==0.14', 'zuko==1.6.0', 'FrEIA==0.2', 'pyro-ppl==1.9.2', 'tqdm',
+                     'fastcore==1.14.5']   # the last: what randflow's modules import besides torch (its pin in settings.ini)
 TORCH = 'torch==2.14.1'
 LIBS = ['randflow', 'randflow-eager', 'randflow-adam', 'randflow-plain', 'normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae', 'FrEIA-tuned']
 PEERS = ['normflows', 'nflows', 'zuko', 'FrEIA', 'pyro', 'survae']
