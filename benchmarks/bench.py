@@ -499,6 +499,7 @@ def run_randomness(a)->dict:
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
             return loss.detach()
         rec['objective'] = 'exact log-likelihood' if flow.exact else f'{cfg.objective}, K={cfg.n_train_samples}, {cfg.estimator}'
+        rec['draws'] = 1 if flow.exact else cfg.n_train_samples   # model passes per item in one training step
     elif a.phase == 'sample':
         flow.eval()
         def fn():

@@ -144,7 +144,7 @@ def run_randomness(out, a):
         return
     methods = [m['method'] for m in plan['methods'] if 'error' not in m]
     random_methods = [m['method'] for m in plan['methods'] if 'error' not in m and not m['exact']]
-    ks = IWK[:2] if a.smoke else IWK
+    ks = a.iwk[:2] if a.smoke else a.iwk
     for rnd in range(a.rounds):
         cells = [['randomness', '--method', m, '--phase', ph, '--size', a.size, '--round', rnd] for ph in ('train', 'sample')
                  for m in rotate(methods, rnd)]
@@ -423,6 +423,7 @@ def randomness_section(recs_all, recs):
              f"({', '.join(base) or 'none registered'}{'' if chosen in methods else '; the fastest of them'}); ratios are "
              'throughput / baseline throughput (medians over rounds).', '',
              '| method | exact | params | train samples/s | × baseline | sample samples/s | × baseline |', '|---|---|---|---|---|---|---|']
+    per_draw = _per_draw_table(rs, methods)
     def thr(m, ph): return [r['samples_per_s'] for r in cells_of(rs, method=m, phase=ph, status='ok')]
     bt = {ph: max([med(thr(b, ph)) or 0 for b in base], default=0) for ph in ('train', 'sample')}
     for m, v in methods.items():
@@ -446,7 +447,29 @@ def randomness_section(recs_all, recs):
                 mx, my = statistics.mean(p[0] for p in pts), statistics.mean(p[1] for p in pts)
                 slope = f"{sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts):.2f}"
             lines.append(f'| {m} | ' + ' | '.join(fmt_range([r['median_ms'] for r in cells_of(iw, method=m, K=k)], 1) for k in ks) + f' | {slope} |')
-    return '\n'.join(lines)
+    return '\n'.join(lines + per_draw)
+
+# each random method against the deterministic method it is built on, at the same size: CIF, the fold (C) and the
+# winner-indexed couplings (B) wrap Glow steps; design A's conditioner has its own deterministic twin, hard LWTA
+PAIRED_BASELINE = {'cif': 'glow', 'lwta-mixture': 'glow', 'lwta-fold': 'glow', 'lwta-conditioner': 'lwta-hard'}
+COST_TARGET = 1.5   # issue 23: training cost per draw at most 1.5x the paired baseline's
+
+def _per_draw_table(rs, methods):
+    "Training cost per draw (one model pass per item) of each random or LWTA method against its paired deterministic method."
+    def thr(m): return med([r['samples_per_s'] for r in cells_of(rs, method=m, phase='train', status='ok')])
+    def draws(m): return max([r.get('draws', 1) for r in cells_of(rs, method=m, phase='train', status='ok')], default=1)
+    rows = []
+    for m, b in PAIRED_BASELINE.items():
+        if m not in methods or b not in methods or not thr(m) or not thr(b): continue
+        cost = thr(b) / (thr(m) * draws(m))   # time per draw relative to the baseline's time per item (one draw)
+        rows.append(f"| {m} | {b} | {draws(m)} | {thr(m) * draws(m):,.0f} | {thr(b):,.0f} | {cost:.2f}× | "
+                    f"{'✔' if cost <= COST_TARGET else '✘'} |")
+    if not rows: return []
+    return ['', f'Training cost **per draw** (a random method trained with K draws per item runs K model passes per item): '
+            f'time per draw over its paired deterministic method\'s time per item, target ≤ {COST_TARGET}× (issue 23). '
+            'Pairs: the deterministic method each random method is built on (`PAIRED_BASELINE` in `benchmarks/driver.py`).', '',
+            '| method | paired baseline | draws per item | train draws/s | baseline items/s | cost per draw | ≤ target |',
+            '|---|---|---|---|---|---|---|'] + rows
 
 def rounds_table(recs_all, rounds):
     "Per round: when it started, the load average and other processes' CPU share over its cells, and the reruns."
@@ -671,6 +694,7 @@ def main(argv=None):
     ap.add_argument('--skip-speed', action='store_true')
     ap.add_argument('--skip-quality', action='store_true')
     ap.add_argument('--skip-randomness', action='store_true')
+    ap.add_argument('--iwk', type=int, nargs='*', default=IWK, help='cost of randomness: the K of the IW-K timing cells (none: skip them)')
     ap.add_argument('--results', type=Path, default=None, help='report: the raw records (default: the newest full run)')
     ap.add_argument('--out', type=Path, default=REPORT, help='report: where to write the Markdown (default: reports/benchmarks.md)')
     ap.add_argument('--force-setup', action='store_true')
@@ -679,8 +703,8 @@ def main(argv=None):
     if a.smoke: a.rounds, a.budget_s, a.retries, a.max_wait_s = 1, 2.0, 0, 0.0
     if a.action == 'setup': print(setup(force=a.force_setup)); return
     if a.action == 'report':
-        report(a.results or latest_results(include_smoke=True), a.out); return
+        report(a.results or latest_results(include_smoke=True), a.out.resolve()); return
     path = run(a)
-    report(path, a.out)
+    report(path, a.out.resolve())
 
 if __name__ == '__main__': main()
