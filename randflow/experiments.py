@@ -146,7 +146,7 @@ def load_preset(name_or_path, # a preset name (see `available_presets`) or a pat
         for ds in _as_list(g.get('datasets'), 'datasets'):
             check_dataset(ds)
             for m in _as_list(g.get('methods'), 'methods'):
-                check_choice('method', m, METHODS)
+                check_choice('method', m, list(registry.METHODS))   # read live: `registry.register_method` adds to it
                 for s in _as_list(g.get('seeds', [0]), 'seeds'):
                     check_int('seeds entry', s, 0)
                     specs.append(RunSpec(ds, m, size, s, bs, bt, dict(params), g.get('name', f'group{i}')))

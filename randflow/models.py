@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['METHODS', 'SIZES', 'TOY_NAMES', 'IMAGE_SHAPES', 'LOGIT_LAMBDA', 'VECTOR_SIZES', 'IMAGE_SIZES', 'STEPS', 'POOLS',
-           'TRAIN_SETTINGS', 'available', 'event_shape_of', 'baseline', 'matched_width', 'build', 'describe',
-           'parameter_table', 'without_dequantization', 'train_settings']
+           'available', 'event_shape_of', 'baseline', 'matched_width', 'build', 'describe', 'parameter_table',
+           'without_dequantization', 'train_settings']
 
 # %% ../nbs/03_models.ipynb #9a6bdd3e
 import math, functools
@@ -21,7 +21,7 @@ from .surjections import AbsFold, RADCoupling, LWTAPool
 from . import registry
 
 # %% ../nbs/03_models.ipynb #e1aae06b
-METHODS = {m: d['description'] for m, d in registry.METHODS.items()}   # the registry is the one list of methods
+METHODS = registry.METHODS   # the registry is the one table of methods (not a copy: `registry.register_method` adds to it)
 SIZES = ('tiny', 'small', 'base', 'large')
 TOY_NAMES, IMAGE_SHAPES = registry.TOY_DATASETS, registry.IMAGE_SHAPES
 LOGIT_LAMBDA = {'mnist': 1e-6, 'fashion-mnist': 1e-6, 'cifar10': 0.05}
@@ -96,7 +96,7 @@ def _mixture(s, i, w, a, o):
     return _mixing(s, i) + [LWTAMixture(s[0], U=o['U'], block=1, hidden=w, image=len(s) == 3, swap=i % 2 == 1,
                                         candidates=o['candidates'], bins=o['bins'], bound=o['bound'])]
 
-STEPS = {   # method -> the layers of step `i`; a new method is a registry entry plus one entry here
+STEPS = {   # method -> the layers of step `i` of the built-in methods; a new one passes its own to `registry.register_method`
     'realnvp': _realnvp, 'glow': _glow, 'flowgmm': _glow,
     'nsf': lambda s, i, w, a, o: _mixing(s, i) + [_coupling(s, i, w, o, 'spline')],
     'cif': lambda s, i, w, a, o: _mixing(s, i) + [_coupling(s, i, w, o), CIFAffine(s[0], u_dim=1, hidden=o['cif_unets'] * a, image=len(s) == 3,
@@ -113,8 +113,9 @@ POOLS = {'lwta-pool': 'lwta', 'maxpool': 'max'}   # methods whose levels are joi
 
 def _step(method, s, i, w, a, o):
     "Layers of step `i` of `method` at event shape `s` with main width `w` and auxiliary width `a`."
-    if method not in STEPS: raise ValueError(f"method={method!r} is not allowed; choose one of {available()}")
-    return STEPS[method](s, i, w, a, o)
+    fn = STEPS.get(method) or registry.METHODS.get(method, {}).get('steps')   # built-in, or added by `registry.register_method`
+    if fn is None: raise ValueError(f"method={method!r} is not allowed; choose one of {available()}")
+    return fn(s, i, w, a, o)
 
 
 # %% ../nbs/03_models.ipynb #d9be9b68
@@ -291,10 +292,8 @@ def without_dequantization(flow:Flow, # a flow from `build` (any)
     return Flow(layers[1:], flow.base, event_shape=flow.event_shape)
 
 # %% ../nbs/03_models.ipynb #366c23cc
-TRAIN_SETTINGS = {m: d['train'] for m, d in registry.METHODS.items()}
-
 def train_settings(method:str, # a name from `available()`
                   )->dict: # `TrainConfig` fields: objective, n_train_samples, estimator
     "Objective and gradient estimator `method` is trained with."
     check_choice('method', method, available())
-    return dict(TRAIN_SETTINGS[method])
+    return dict(registry.METHODS[method]['train'])
