@@ -111,11 +111,18 @@ STEPS = {   # method -> the layers of step `i` of the built-in methods; a new on
 }
 POOLS = {'lwta-pool': 'lwta', 'maxpool': 'max'}   # methods whose levels are joined by `surjections.LWTAPool` of this kind
 
+def _builder(method):
+    "The step function of `method`: a built-in's from `STEPS`, else the one given to `registry.register_method`."
+    fn = STEPS.get(method) or registry.METHODS.get(method, {}).get('steps')   # read live: nothing here copies the registry
+    if fn is None: raise ValueError(f"method={method!r} is not allowed; choose one of {available()}")
+    return fn
+
 def _step(method, s, i, w, a, o):
     "Layers of step `i` of `method` at event shape `s` with main width `w` and auxiliary width `a`."
-    fn = STEPS.get(method) or registry.METHODS.get(method, {}).get('steps')   # built-in, or added by `registry.register_method`
-    if fn is None: raise ValueError(f"method={method!r} is not allowed; choose one of {available()}")
-    return fn(s, i, w, a, o)
+    layers = _builder(method)(s, i, w, a, o)
+    if not isinstance(layers, (list, tuple)) or not all(isinstance(m, Layer) for m in layers):
+        raise ValueError(f"the steps function of method {method!r} must return a list of randflow layers (core.Layer), got {layers!r}")
+    return list(layers)
 
 
 # %% ../nbs/03_models.ipynb #d9be9b68
@@ -192,7 +199,8 @@ def _count(method, shape, w, a, o):
     with torch.device('meta'): return _make(method, shape, w, a, o).n_params()
 
 @functools.lru_cache(maxsize=None)
-def _matched(method, shape, size, frozen):
+def _matched(method, builder, shape, size, frozen):
+    "Width, count and budget of `method` (cached per step function too: a name registered again is counted again)."
     o = dict(frozen)
     count = lambda w: _count(method, shape, w, o['aux'], o)
     target = _count(baseline(shape), shape, o['width'], o['aux'], o)
@@ -219,9 +227,9 @@ def matched_width(method:str, # a name from `available()`
     o = _options(shape, size, {k: v for k, v in overrides.items() if k != 'width'})
     ref = registry.METHODS[method].get('width_as')
     if ref:   # a control built at the width of the method it controls (its own count follows)
-        w, _, target = _matched(ref, shape, size, tuple(sorted(o.items())))
+        w, _, target = _matched(ref, _builder(ref), shape, size, tuple(sorted(o.items())))
         return w, _count(method, shape, w, o['aux'], o), target
-    return _matched(method, shape, size, tuple(sorted(o.items())))
+    return _matched(method, _builder(method), shape, size, tuple(sorted(o.items())))
 
 # %% ../nbs/03_models.ipynb #c80d3675
 def _arch(method, shape, o, w, n, target):

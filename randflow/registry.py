@@ -4,11 +4,12 @@
 
 # %% auto #0
 __all__ = ['METHODS', 'FAMILIES', 'TOY_DATASETS', 'IMAGE_SHAPES', 'check_positive', 'check_choice', 'check_int', 'methods',
-           'register_method', 'unregister_method']
+           'register_method', 'unregister_method', 'temporary_method']
+
+# %% ../nbs/00b_registry.ipynb #31b5db9f
+import contextlib, inspect, math, re
 
 # %% ../nbs/00b_registry.ipynb #9218832d
-import math
-
 def check_positive(name:str, # parameter name, shown in the error
                    value, # the value to check
                    finite:bool=True, # also refuse inf (NaN is always refused)
@@ -72,33 +73,85 @@ TOY_DATASETS = ('swissroll', 'circles', 'moons', '8gaussians', 'pinwheel', '2spi
 IMAGE_SHAPES = {'mnist': (1, 28, 28), 'fashion-mnist': (1, 28, 28), 'cifar10': (3, 32, 32)}
 
 # %% ../nbs/00b_registry.ipynb #cf87507f
-_TRAIN_KEYS = {'objective', 'n_train_samples', 'estimator'}
+_TRAIN_KEYS = ('objective', 'n_train_samples', 'estimator')
+_OBJECTIVES = ('elbo', 'iwae')                          # `randflow.objectives.OBJECTIVES` (a test in `models` keeps them equal)
+_ESTIMATORS = ('vimco', 'loo', 'score', 'pathwise')     # `randflow.objectives.ESTIMATORS`
+_EXTRAS = ('images_only', 'width_as')                   # the optional fields that `models` reads
 
+def _check_train(train):
+    "The training settings as a new dict, or `ValueError` naming what `TrainConfig` would refuse."
+    if not isinstance(train, dict): raise ValueError(f"train must be a dict with keys {list(_TRAIN_KEYS)}, got {train!r}")
+    missing, unknown = [k for k in _TRAIN_KEYS if k not in train], sorted(set(train) - set(_TRAIN_KEYS))
+    if missing or unknown:
+        raise ValueError(f"train={train!r} must set exactly {list(_TRAIN_KEYS)}"
+                         + (f"; missing {missing}" if missing else '') + (f"; unknown {unknown}" if unknown else ''))
+    check_choice("train['objective']", train['objective'], _OBJECTIVES)
+    check_choice("train['estimator']", train['estimator'], _ESTIMATORS)
+    check_int("train['n_train_samples']", train['n_train_samples'], 2 if train['objective'] == 'iwae' else 1)
+    return {k: train[k] for k in _TRAIN_KEYS}
+
+def _check_steps(steps):
+    "`ValueError` unless `steps` can be called as `steps(shape, i, width, aux, options)`."
+    if not callable(steps): raise ValueError(f"steps must be callable as steps(shape, i, width, aux, options), got {steps!r}")
+    try: inspect.signature(steps).bind(None, None, None, None, None)
+    except TypeError: raise ValueError(f"steps={steps!r} must take five arguments (shape, i, width, aux, options); "
+                                       f"its signature is {inspect.signature(steps)}") from None
+    except ValueError: pass                              # no signature to inspect (a builtin): trust it
+
+def _check_extras(extras):
+    "`ValueError` for an extra field that nothing reads, or one with a bad value."
+    unknown = sorted(set(extras) - set(_EXTRAS))
+    if unknown: raise ValueError(f"unknown registry field(s) {unknown}; allowed extras: {list(_EXTRAS)}")
+    if 'images_only' in extras and not isinstance(extras['images_only'], bool):
+        raise ValueError(f"images_only must be True or False, got {extras['images_only']!r}")
+    if 'width_as' in extras:
+        ref = extras['width_as']
+        check_choice('width_as', ref, [m for m, d in METHODS.items() if not d.get('width_as')])   # no chains: one width
+
+
+# %% ../nbs/00b_registry.ipynb #2f668be4
 def register_method(name:str, # the new method's name (lower case, digits and '-')
                     family:str, # one of `FAMILIES`
                     exact:bool, # True when the flow's log-likelihood is exact (no random draws in its density)
                     steps, # callable `steps(shape, i, width, aux, options)` -> list of layers of step i (read by `models.build`)
                     description:str, # one line for tables and `models.describe`
                     train:dict|None=None, # `TrainConfig` fields objective / n_train_samples / estimator; None = the ELBO
-                    **extras, # other registry fields, e.g. images_only=True, width_as='realnvp'
+                    **extras, # optional registry fields: images_only=True, width_as='<a registered method>'
                    )->dict: # the registry entry
-    "Add a method to `METHODS`; raises on a taken or malformed name, an unknown family, or bad training settings."
-    import re
+    "Add a method to `METHODS`, after checking every argument (nothing is added when one is bad)."
     if not isinstance(name, str) or not re.fullmatch(r'[a-z0-9][a-z0-9-]*', name):
         raise ValueError(f"name={name!r} is not allowed; use lower-case letters, digits and '-'")
     if name in METHODS: raise ValueError(f"method {name!r} is already registered; unregister_method({name!r}) first")
     check_choice('family', family, FAMILIES)
     if not isinstance(exact, bool): raise ValueError(f"exact must be True or False, got {exact!r}")
-    if not callable(steps): raise ValueError(f"steps must be callable steps(shape, i, width, aux, options), got {steps!r}")
-    train = dict(_ELBO if train is None else train)
-    if set(train) != _TRAIN_KEYS: raise ValueError(f"train={train!r} must set exactly {sorted(_TRAIN_KEYS)}")
+    _check_steps(steps)
+    if not (isinstance(description, str) and description.strip()):
+        raise ValueError(f"description must be a non-empty string, got {description!r}")
+    train = _check_train(dict(_ELBO) if train is None else train)
+    _check_extras(extras)
     METHODS[name] = dict(family=family, exact=exact, train=train, description=description, steps=steps, **extras)
     return METHODS[name]
+
+
+# %% ../nbs/00b_registry.ipynb #dfe9498d
+def _added(): return [m for m, d in METHODS.items() if 'steps' in d]
 
 def unregister_method(name:str, # a name added by `register_method`
                      ):
     "Remove a method added by `register_method` (the built-in methods stay)."
     if name not in METHODS or 'steps' not in METHODS[name]:
-        raise ValueError(f"method {name!r} was not added by register_method; added: {[m for m, d in METHODS.items() if 'steps' in d]}")
+        raise ValueError(f"method {name!r} was not added by register_method; added: {_added()}")
+    users = [m for m, d in METHODS.items() if d.get('width_as') == name]
+    if users: raise ValueError(f"method {name!r} is the width_as of {users}; unregister those first")
     del METHODS[name]
+
+@contextlib.contextmanager
+def temporary_method(name:str, # the method's name
+                     **kwargs, # the other arguments of `register_method`
+                    ): # yields the registry entry
+    "`register_method` for the body of a `with` block; the method is taken out again on exit, also after an error."
+    entry = register_method(name, **kwargs)
+    try: yield entry
+    finally:
+        if METHODS.get(name) is entry: unregister_method(name)
 
