@@ -45,7 +45,7 @@ def resolve_path(path, root=None)->Path:
     return p if p.is_absolute() else (root or repo_root()) / p
 
 # %% ../nbs/08_experiments.ipynb #4e7443e9
-METHODS = list(registry.METHODS)              # the names live in `randflow.registry` (no torch import)
+METHODS = registry.METHODS                    # the registry's own table (live: `registry.register_method` adds to it); its keys are the names
 TOY_DATASETS = list(registry.TOY_DATASETS)
 IMAGE_DATASETS = list(registry.IMAGE_SHAPES)
 SIZES = ['tiny', 'small', 'base', 'large']
