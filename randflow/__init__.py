@@ -9,7 +9,7 @@ __all__ = ['SUBMODULES']
 # %% ../nbs/00a_package.ipynb #502c0165
 import importlib
 
-SUBMODULES = ('registry', 'files', 'core', 'fast', 'bijections', 'objectives', 'stochastic', 'lwta_conditioner', 'surjections', 'models',
+SUBMODULES = ('registry', 'files', 'core', 'fast', 'testing', 'bijections', 'objectives', 'stochastic', 'lwta_conditioner', 'surjections', 'models',
               'data', 'images', 'fetch', 'training', 'metrics', 'plots', 'experiments', 'cli')
 
 def __getattr__(name:str): # a submodule name (or `load_run`)

@@ -20,6 +20,7 @@ from .core import *
 from .objectives import OBJECTIVES, ESTIMATORS, flow_loss
 from . import fast
 from .files import atomic_write, write_json_atomic, clean_leftovers
+from .testing import demo_flow, demo_data
 from fastcore.basics import patch
 
 
@@ -111,35 +112,6 @@ def objective(flow:Flow, # any randflow flow (exact or random)
     "Training loss (scalar, = -mean bound in nats) and the detached `[B]` per-item bound for `x`."
     return flow_loss(flow, x, cfg.n_train_samples, cfg.objective, cfg.estimator)
 
-
-# %% ../nbs/05_training.ipynb #2da12ef5
-class _DemoCoupling(Layer):
-    "Minimal affine coupling for 2-D tests: transforms one coordinate given the other."
-    def __init__(self, dim=2, flip=False, hidden=(32, 32)):
-        super().__init__()
-        self.d1, self.flip = dim // 2, flip
-        self.net = MLP(self.d1, 2 * (dim - self.d1), hidden)
-    def _split(self, x): a, b = x[:, :self.d1], x[:, self.d1:]; return (b, a) if self.flip else (a, b)
-    def _join(self, a, b): return torch.cat([b, a] if self.flip else [a, b], 1)
-    def forward(self, x):
-        a, b = self._split(x)
-        s, t = self.net(a).chunk(2, 1); s = torch.tanh(s)
-        return self._join(a, b * torch.exp(s) + t), s.sum(1)
-    def inverse(self, z):
-        a, b = self._split(z)
-        s, t = self.net(a).chunk(2, 1); s = torch.tanh(s)
-        return self._join(a, (b - t) * torch.exp(-s))
-
-def _demo_flow(n_layers:int=4, seed:int=0, dtype=torch.float64):
-    "A small exact 2-D flow: `n_layers` alternating couplings on a learnable diagonal Gaussian."
-    torch.manual_seed(seed)
-    f = Flow([_DemoCoupling(2, flip=i % 2 == 1) for i in range(n_layers)], DiagGaussian(2)).to(dtype)
-    return randomize_(f, 0.1, seed)
-
-def _demo_data(n:int=512, seed:int=0, dtype=torch.float64):
-    "Correlated 2-D Gaussian data (for tests and the torchrun demo)."
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randn(n, 2, generator=g, dtype=dtype) @ torch.tensor([[1.0, 0.8], [0.0, 0.6]], dtype=dtype)) + 1.0
 
 # %% ../nbs/05_training.ipynb #01cc6b7c
 def _first(b): return b[0] if isinstance(b, (list, tuple)) else b
@@ -713,7 +685,7 @@ def ddp_demo_main(argv=None, # command-line arguments (default: sys.argv[1:])
     p.add_argument('--deterministic', action='store_true', help="TrainConfig(deterministic=True)")
     p.add_argument('--crash-at', type=int, default=0, help="stand-in for a crash: raise when the N-th batch is read (0 = never)")
     a = p.parse_args(argv)
-    flow, x = _demo_flow(seed=a.seed), _demo_data(512, seed=a.seed)
+    flow, x = demo_flow(seed=a.seed), demo_data(512, seed=a.seed)
     cfg = TrainConfig(lr=1e-2, warmup_steps=2, max_steps=a.steps, batch_size=a.batch_size, seed=a.seed, dtype=a.dtype,
                       device=a.device, grad_clip=10.0, checkpoint_every=a.checkpoint_every, fast=a.fast, deterministic=a.deterministic)
     r = fit(flow, x, cfg=cfg, out_dir=a.out_dir, progress=False, transform=_crash_at(a.crash_at) if a.crash_at else None)
