@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PRESET ?= quick
 WORKERS ?=
+ROUNDS ?=
 
 .PHONY: all env test test-slow report bench lab readme data lock check-env clean-check help
 
@@ -41,8 +42,8 @@ report: $(STAMP)  ## run the experiment sweep PRESET (default quick) into report
 	$(BIN)/python scripts/ensure_data.py $(PRESET)
 	$(BIN)/randflow sweep $(PRESET) --kernel randflow $(if $(WORKERS),--workers $(WORKERS))
 
-bench: $(STAMP)  ## time randflow against the peer libraries (own venv in benchmarks/); writes reports/benchmarks.md
-	$(PY) benchmarks/driver.py all
+bench: $(STAMP)  ## time randflow against the peer libraries (own venv in benchmarks/); writes reports/benchmarks.md (ROUNDS=n: rounds, default 3)
+	$(PY) benchmarks/driver.py all $(if $(ROUNDS),--rounds $(ROUNDS))
 
 data: $(STAMP)  ## fetch MNIST offline (and Fashion-MNIST where the Debian package is installed)
 	$(BIN)/randflow data fetch mnist
