@@ -167,7 +167,6 @@ def _inductor_onednn_linear()->bool:
         return True
     except Exception: return False   # another inductor: the plan falls back to BLAS
 
-@torch.compiler.assume_constant_result
 def _linear_plan(M:int, # batch rows of x
                  N:int, # output features
                  K:int, # input features
@@ -176,9 +175,17 @@ def _linear_plan(M:int, # batch rows of x
     plan = (_onednn_faster(M, N, K), _onednn_faster(M, K, N, b_t=True), _onednn_faster(N, K, M, a_t=True, b_t=True))
     return plan if any(plan) and _inductor_onednn_linear() else (False, False, False)
 
+def _mark_plan_constant():
+    "Mark `_linear_plan` as a constant for torch.compile (it then runs eagerly while tracing); done on the first `FastMLP`."
+    # not at import: `torch.compiler.assume_constant_result` imports torch._dynamo, about 1.5 s in every process
+    if not getattr(_linear_plan, '_randflow_constant', False):
+        torch.compiler.assume_constant_result(_linear_plan)
+        _linear_plan._randflow_constant = True
+
 def _traced_linear(x, W, b):
     "x @ W.T + b as `FastMLP` traces it for torch.compile: float32 CPU products on the kernels `_linear_plan` picks."
-    if x.dim() == 2 and x.dtype == torch.float32 and x.device.type == 'cpu' and isinstance(x.shape[0], int):
+    if (x.dim() == 2 and x.dtype == torch.float32 and x.device.type == 'cpu' and isinstance(x.shape[0], int)
+        and getattr(_linear_plan, '_randflow_constant', False)):
         plan = _linear_plan(x.shape[0], W.shape[0], W.shape[1])
         if any(plan):
             y = _LinearFn.apply(x, W, plan)
@@ -188,6 +195,7 @@ def _traced_linear(x, W, b):
 # %% ../nbs/00c_fast.ipynb #fa570033
 class FastMLP(MLP):
     "`core.MLP` that, under `torch.compile`, traces its small layers as broadcasts and its hidden products on the chosen kernels."
+    def __init__(self, *args, **kwargs): super().__init__(*args, **kwargs); _mark_plan_constant()
     def forward(self, x):
         if not torch.compiler.is_compiling(): return self.net(x)   # eager: the plain net
         for l in self.net:
@@ -313,6 +321,7 @@ def enable(module:nn.Module, # a flow, layer or network; changed in place
           )->nn.Module: # `module` itself
     "Swap every `MLP` and `AffineCoupling` inside `module` for its fast variant (or back); parameters and state dict unchanged."
     table = _FAST if on else {v: k for k, v in _FAST.items()}
+    if on: _mark_plan_constant()   # a swapped-in FastMLP skips `FastMLP.__init__`
     for m in module.modules():
         new = table.get(type(m))
         if new is not None: m.__class__ = new
