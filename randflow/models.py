@@ -196,7 +196,11 @@ def baseline(data)->str: # 'realnvp' for vectors, 'glow' for images
     return 'glow' if len(event_shape_of(data)) == 3 else 'realnvp'
 
 def _count(method, shape, w, a, o):
-    with torch.device('meta'): return _make(method, shape, w, a, o).n_params()
+    # a vector model is small: build it on the CPU, leaving the global RNG as it was. An image model is built on
+    # the meta device (no memory); its random initialisation there imports torch._dynamo (~1.5 s, once per process)
+    if len(shape) > 1:
+        with torch.device('meta'): return _make(method, shape, w, a, o).n_params()
+    with torch.random.fork_rng(devices=[]), torch.device('cpu'): return _make(method, shape, w, a, o).n_params()
 
 @functools.lru_cache(maxsize=None)
 def _matched(method, builder, shape, size, frozen):
