@@ -4,7 +4,8 @@ A notebook passes when all its non-skipped cells run without an exception. Cells
 settings.ini (`tst_flags`, e.g. `#| slow`) are skipped unless passed with `--flags`.
 
 The notebooks start longest first (durations from `scripts/test_times.json`, rewritten with `--record`; a notebook
-not listed there counts as the longest), so that the workers finish together.
+not listed there counts as the longest), so that the workers finish together. Each worker gets cores / workers
+OpenMP threads (`OMP_NUM_THREADS`, unless already set).
 """
 import argparse, json, multiprocessing, os, shutil, sys, tempfile, time
 from concurrent.futures import ProcessPoolExecutor
@@ -45,6 +46,9 @@ def main():
     # the tests leave nothing behind in /tmp
     tmp = tempfile.mkdtemp(prefix='randflow-tests-')
     os.environ['TMPDIR'] = tempfile.tempdir = tmp
+    # one core per worker unless the caller chose: two workers of two OpenMP threads each on two cores oversubscribe
+    # them (about 10 % slower in all, 06_metrics 2.5x); the subprocesses of the tests inherit it
+    os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // max(1, a.workers))))
     results, times = [], {}
     # a fresh process per notebook: execnb replaces `__main__` in the worker, so a reused worker cannot unpickle `_one`
     ctx = multiprocessing.get_context('spawn')
