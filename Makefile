@@ -16,7 +16,7 @@ help:  ## list the targets
 $(STAMP): settings.ini setup.py requirements-lock.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
-	$(BIN)/pip install -q --no-compile -c requirements-lock.txt -e ".[dev]"   # no .pyc for all of torch: imports compile what they use
+	$(BIN)/pip install -q -c requirements-lock.txt -e ".[dev]"
 	$(BIN)/python -c "import randflow, torch, nbdev, papermill"
 	$(BIN)/python -m ipykernel install --sys-prefix --name randflow --display-name "Python (randflow)" >/dev/null
 	$(BIN)/nbdev_install_hooks >/dev/null 2>&1 || true
