@@ -13,10 +13,9 @@ ROUNDS ?=
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' Makefile | sed 's/:.*##/\t/'
 
-$(STAMP): settings.ini setup.py requirements-lock.txt
+$(STAMP): settings.ini setup.py requirements-lock.txt scripts/install_env.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -U pip
-	$(BIN)/pip install -q -c requirements-lock.txt -e ".[dev]"
+	$(BIN)/python scripts/install_env.py $(VENV)
 	$(BIN)/python -c "import randflow, torch, nbdev, papermill"
 	$(BIN)/python -m ipykernel install --sys-prefix --name randflow --display-name "Python (randflow)" >/dev/null
 	$(BIN)/nbdev_install_hooks >/dev/null 2>&1 || true
