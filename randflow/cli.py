@@ -42,7 +42,7 @@ def _parser()->argparse.ArgumentParser:
     s.add_argument('--executor', default='local', metavar='{' + ','.join(EXECUTORS) + '}',
                    help='where the runs execute: local (a process pool on this machine; default), slurm (a SLURM job array '
                         'through submitit), submitit-local (submitit on this machine, for tests and debugging)')
-    s.add_argument('--threads', type=int, default=None, help='threads per run (default: cores // workers)')
+    s.add_argument('--threads', type=int, default=None, help='threads per run (default: cores // workers, at most $OMP_NUM_THREADS)')
     s.add_argument('--out', default='reports/runs', help='folder of run folders (default: reports/runs)')
     s.add_argument('--template', default='nbs/experiments/train.ipynb', help='papermill training template')
     s.add_argument('--report', action=argparse.BooleanOptionalAction, default=True,

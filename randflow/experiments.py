@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['check_choice', 'check_positive', 'check_int', 'METHODS', 'TOY_DATASETS', 'IMAGE_DATASETS', 'SIZES', 'PRESET_DIR',
            'EXECUTORS', 'repo_root', 'resolve_path', 'check_dataset', 'RunSpec', 'available_presets', 'preset_path',
-           'read_preset', 'load_preset', 'provenance', 'run_state', 'plan_sweep', 'template_parameters',
-           'check_parameters', 'run_sweep', 'format_summary', 'sweep_exit_code', 'slurm_options', 'sbatch_script',
-           'gather', 'load_run', 'write_json_atomic', 'read_json', 'clean_leftovers']
+           'read_preset', 'load_preset', 'provenance', 'run_state', 'plan_sweep', 'default_threads',
+           'template_parameters', 'check_parameters', 'run_sweep', 'format_summary', 'sweep_exit_code', 'slurm_options',
+           'sbatch_script', 'gather', 'load_run', 'write_json_atomic', 'read_json', 'clean_leftovers']
 
 # %% ../nbs/08_experiments.ipynb #4fa5839a
 import contextlib, dataclasses, datetime, hashlib, importlib.util, json, os, platform, re, shutil, signal, socket, subprocess, sys, threading, time, traceback
@@ -287,6 +287,12 @@ def _n_cores():
     try: return len(os.sched_getaffinity(0))
     except AttributeError: return os.cpu_count() or 1
 
+def default_threads(workers:int, # runs at a time
+                   )->int: # threads of one run
+    "Threads per run: the cores split evenly between the workers, at most the caller's `OMP_NUM_THREADS` where it is set."
+    n, cap = max(1, _n_cores() // workers), os.environ.get('OMP_NUM_THREADS', '').strip()
+    return min(n, int(cap)) if cap.isdigit() and int(cap) > 0 else n
+
 def template_parameters(template)->set:
     "Names declared in the template's `parameters` cell."
     import papermill as pm
@@ -333,7 +339,7 @@ def run_sweep(specs:list, # `RunSpec`s to run (e.g. from `load_preset`)
               out_root='reports/runs', # one folder per run is made here (relative to the repo root)
               workers:int=2, # parallel processes (one kernel each)
               kernel_name:str='python3', # Jupyter kernel; 'python3' runs the current interpreter
-              threads_per_run:int|None=None, # threads per kernel (default: cores // workers, at least 1)
+              threads_per_run:int|None=None, # threads per kernel (default: `default_threads(workers)`)
               progress:bool=True, # tqdm bar over runs and one line per finished run
               fail_fast:bool=False, # cancel runs not yet started after the first failure
               cell_timeout:float|None=None, # per-cell timeout in seconds (None: no limit)
@@ -349,7 +355,7 @@ def run_sweep(specs:list, # `RunSpec`s to run (e.g. from `load_preset`)
     check_positive('workers', workers)
     check_choice('executor', executor, EXECUTORS)
     opts = slurm_options(slurm)
-    threads = threads_per_run or (opts.get('cpus_per_run', 1) if executor == 'slurm' else max(1, _n_cores() // workers))
+    threads = threads_per_run or (opts.get('cpus_per_run', 1) if executor == 'slurm' else default_threads(workers))
     declared = check_parameters(specs, template)
     ids = [s.run_id for s in specs]
     if len(set(ids)) != len(ids): raise ValueError("run_sweep got the same run twice")
