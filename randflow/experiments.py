@@ -166,13 +166,14 @@ def _pkg_version(name):
     except PackageNotFoundError: return None
 
 def provenance(root=None)->dict:
-    "Git commit (and whether the tree is dirty), host, python, torch and papermill versions."
+    "Git commit (and whether the code is dirty: tracked files changed outside `reports/`), host, python, torch and papermill versions."
     root = root or repo_root()
     def git(*a):
         try: return subprocess.run(['git', *a], cwd=root, capture_output=True, text=True, timeout=20).stdout.strip() or None
         except Exception: return None
     commit = git('rev-parse', '--verify', '-q', 'HEAD')
-    dirty = bool(git('status', '--porcelain', '--untracked-files=no')) if commit else None
+    # results are not code: the run folders a sweep adds and the report it regenerates do not make the code dirty
+    dirty = bool(git('status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)reports')) if commit else None
     return dict(git_commit=commit, git_dirty=dirty, host=socket.gethostname(), python=platform.python_version(),
                 torch=_pkg_version('torch'), papermill=_pkg_version('papermill'), randflow=_pkg_version('randflow'))
 
